@@ -90,6 +90,61 @@ impl fmt::Display for Path {
     }
 }
 
+/// A path while decoding: lives on the stack and costs nothing to extend; turned into a [`Path`]
+/// only when an error or a warning needs one.
+#[derive(Clone, Copy)]
+pub struct At<'a> {
+    parent: Option<&'a At<'a>>,
+    segment: Seg<'a>,
+}
+
+#[derive(Clone, Copy)]
+enum Seg<'a> {
+    Root,
+    Key(&'a str),
+    Index(usize),
+}
+
+impl<'a> At<'a> {
+    pub fn root() -> At<'static> {
+        At {
+            parent: None,
+            segment: Seg::Root,
+        }
+    }
+
+    pub fn key<'b>(&'b self, key: &'b str) -> At<'b> {
+        At {
+            parent: Some(self),
+            segment: Seg::Key(key),
+        }
+    }
+
+    pub fn index(&'a self, index: usize) -> At<'a> {
+        At {
+            parent: Some(self),
+            segment: Seg::Index(index),
+        }
+    }
+}
+
+impl From<At<'_>> for Path {
+    fn from(at: At<'_>) -> Path {
+        Path::from(&at)
+    }
+}
+
+impl From<&At<'_>> for Path {
+    fn from(at: &At<'_>) -> Path {
+        let parent = at.parent.map(Path::from).unwrap_or_default();
+        match at.segment {
+            Seg::Root => parent,
+            Seg::Key(k) => parent.key(k),
+            Seg::Index(i) => parent.index(i),
+        }
+    }
+}
+
 /// An SDL rejection: what is wrong and where.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Error {
@@ -98,8 +153,11 @@ pub struct Error {
 }
 
 impl Error {
-    pub fn new(path: Path, kind: ErrorKind) -> Self {
-        Self { path, kind }
+    pub fn new(path: impl Into<Path>, kind: ErrorKind) -> Self {
+        Self {
+            path: path.into(),
+            kind,
+        }
     }
 }
 

@@ -3,11 +3,10 @@
 //! warning except where Akash rejects them, nulls leave zero values, type mismatches are errors.
 
 use std::collections::BTreeMap;
-use std::rc::Rc;
 
 use kumo::Attribute;
 
-use crate::error::{Error, ErrorKind, Path};
+use crate::error::{At, Error, ErrorKind, Path};
 use crate::units;
 use crate::yaml::{Node, NodeKind};
 use crate::Warning;
@@ -161,21 +160,26 @@ pub(crate) struct Decoder {
     pub warnings: Vec<Warning>,
 }
 
-type Fields = Vec<(String, Rc<Node>)>;
+type Fields<'n, 'a> = Vec<(&'n str, &'n Node<'a>)>;
 
 impl Decoder {
     /// A Go struct: keeps known keys, warns about the rest (yaml.v3 ignores unknown fields).
-    fn fields(&mut self, node: &Node, path: &Path, known: &[&str]) -> Result<Fields, Error> {
+    fn fields<'n, 'a>(
+        &mut self,
+        node: &'n Node<'a>,
+        path: &At<'_>,
+        known: &[&str],
+    ) -> Result<Fields<'n, 'a>, Error> {
         if node.is_null() {
             return Ok(Vec::new());
         }
         let mut out = Vec::new();
         for (key, _, value) in node.entries(path)? {
-            if known.contains(&key.as_str()) {
+            if known.contains(&key) {
                 out.push((key, value));
             } else {
                 self.warnings.push(Warning {
-                    path: path.key(&key),
+                    path: path.key(key).into(),
                     message: format!(
                         "unknown key {key:?} ignored (known here: {})",
                         known.join(", ")
@@ -190,17 +194,17 @@ impl Decoder {
     fn map<T>(
         &mut self,
         node: &Node,
-        path: &Path,
-        mut item: impl FnMut(&mut Self, &Node, &Path, &str) -> Result<T, Error>,
+        path: &At<'_>,
+        mut item: impl FnMut(&mut Self, &Node, &At<'_>, &str) -> Result<T, Error>,
     ) -> Result<BTreeMap<String, T>, Error> {
         let mut out = BTreeMap::new();
         if node.is_null() {
             return Ok(out);
         }
         for (key, _, value) in node.entries(path)? {
-            let p = path.key(&key);
-            let v = item(self, &value, &p, &key)?;
-            out.insert(key, v);
+            let p = path.key(key);
+            let v = item(self, value, &p, key)?;
+            out.insert(key.to_string(), v);
         }
         Ok(out)
     }
@@ -208,57 +212,60 @@ impl Decoder {
     /// Top level, after the version has been read (Akash `v2.UnmarshalYAML`).
     pub fn document(&mut self, root: &Node) -> Result<Input, Error> {
         let mut input = Input::default();
-        let root_path = Path::root();
+        let root_path = At::root();
         for (key, _, value) in root.entries(&root_path)? {
-            let p = root_path.key(&key);
-            match key.as_str() {
+            let p = root_path.key(key);
+            match key {
                 "version" => {}
                 "include" => {
                     value.strings(&p)?;
                 }
-                "services" => {
-                    input.services = self.map(&value, &p, |d, n, p, _| d.service(n, p))?
-                }
+                "services" => input.services = self.map(value, &p, |d, n, p, _| d.service(n, p))?,
                 "profiles" => {
-                    for (k, v) in self.fields(&value, &p, &["compute", "placement"])? {
-                        let pp = p.key(&k);
+                    for (k, v) in self.fields(value, &p, &["compute", "placement"])? {
+                        let pp = p.key(k);
                         if k == "compute" {
-                            input.compute = self.map(&v, &pp, |d, n, p, _| d.compute(n, p))?;
+                            input.compute = self.map(v, &pp, |d, n, p, _| d.compute(n, p))?;
                         } else {
-                            input.placement = self.map(&v, &pp, |d, n, p, _| d.placement(n, p))?;
+                            input.placement = self.map(v, &pp, |d, n, p, _| d.placement(n, p))?;
                         }
                     }
                 }
                 "deployment" => {
-                    input.deployment = self.map(&value, &p, |d, n, p, _| {
+                    input.deployment = self.map(value, &p, |d, n, p, _| {
                         d.map(n, p, |d, n, p, _| d.service_deployment(n, p))
                     })?
                 }
                 "endpoints" => {
-                    input.endpoints = self.map(&value, &p, |d, n, p, _| {
+                    input.endpoints = self.map(value, &p, |d, n, p, _| {
                         let mut e = EndpointDecl::default();
                         for (k, v) in d.fields(n, p, &["kind"])? {
-                            e.kind = v.string(&p.key(&k))?.unwrap_or_default();
+                            e.kind = v.string(&p.key(k))?.unwrap_or_default();
                         }
                         Ok(e)
                     })?
                 }
                 "reclamation" => {
                     let mut window = String::new();
-                    for (k, v) in self.fields(&value, &p, &["min_window"])? {
-                        window = v.string(&p.key(&k))?.unwrap_or_default();
+                    for (k, v) in self.fields(value, &p, &["min_window"])? {
+                        window = v.string(&p.key(k))?.unwrap_or_default();
                     }
                     input.reclamation = Some(window);
                 }
                 _ => {
-                    return Err(Error::new(p, ErrorKind::UnexpectedField { field: key }));
+                    return Err(Error::new(
+                        p,
+                        ErrorKind::UnexpectedField {
+                            field: key.to_string(),
+                        },
+                    ));
                 }
             }
         }
         Ok(input)
     }
 
-    fn service(&mut self, node: &Node, path: &Path) -> Result<Service, Error> {
+    fn service(&mut self, node: &Node, path: &At<'_>) -> Result<Service, Error> {
         let mut svc = Service::default();
         let known = [
             "image",
@@ -271,8 +278,8 @@ impl Decoder {
             "credentials",
         ];
         for (k, v) in self.fields(node, path, &known)? {
-            let p = path.key(&k);
-            match k.as_str() {
+            let p = path.key(k);
+            match k {
                 "image" => svc.image = v.string(&p)?.unwrap_or_default(),
                 "command" => svc.command = v.strings(&p)?,
                 "args" => svc.args = v.strings(&p)?,
@@ -286,19 +293,19 @@ impl Decoder {
                     for (i, item) in v.items(&p)?.iter().enumerate() {
                         let ip = p.index(i);
                         for (k, v) in self.fields(item, &ip, &["service"])? {
-                            v.string(&ip.key(&k))?;
+                            v.string(&ip.key(k))?;
                         }
                     }
                 }
                 "params" if !v.is_null() => {
-                    svc.params = Some(self.params(&v, &p)?);
+                    svc.params = Some(self.params(v, &p)?);
                 }
                 "credentials" if !v.is_null() => {
                     let mut c = Credentials::default();
                     let known = ["host", "email", "username", "password"];
-                    for (k, v) in self.fields(&v, &p, &known)? {
-                        let s = v.string(&p.key(&k))?.unwrap_or_default();
-                        match k.as_str() {
+                    for (k, v) in self.fields(v, &p, &known)? {
+                        let s = v.string(&p.key(k))?.unwrap_or_default();
+                        match k {
                             "host" => c.host = s,
                             "email" => c.email = s,
                             "username" => c.username = s,
@@ -313,15 +320,15 @@ impl Decoder {
         Ok(svc)
     }
 
-    fn expose(&mut self, node: &Node, path: &Path) -> Result<Expose, Error> {
+    fn expose(&mut self, node: &Node, path: &At<'_>) -> Result<Expose, Error> {
         let mut e = Expose {
-            path: path.clone(),
+            path: path.into(),
             ..Expose::default()
         };
         let known = ["port", "as", "proto", "to", "accept", "http_options"];
         for (k, v) in self.fields(node, path, &known)? {
-            let p = path.key(&k);
-            match k.as_str() {
+            let p = path.key(k);
+            match k {
                 "port" => e.port = v.uint32(&p)?,
                 "as" => e.as_port = v.uint32(&p)?,
                 "proto" => e.proto = v.string(&p)?.unwrap_or_default(),
@@ -347,31 +354,31 @@ impl Decoder {
                         e.accept = Some(hosts);
                     }
                 }
-                "http_options" => e.http_options = self.http_options(&v, &p)?,
+                "http_options" => e.http_options = self.http_options(v, &p)?,
                 _ => {}
             }
         }
         Ok(e)
     }
 
-    fn expose_to(&mut self, node: &Node, path: &Path) -> Result<ExposeTo, Error> {
+    fn expose_to(&mut self, node: &Node, path: &At<'_>) -> Result<ExposeTo, Error> {
         let mut to = ExposeTo::default();
         for (k, v) in self.fields(node, path, &["service", "global", "http_options", "ip"])? {
-            let p = path.key(&k);
-            match k.as_str() {
+            let p = path.key(k);
+            match k {
                 "service" => to.service = v.string(&p)?.unwrap_or_default(),
                 "global" => to.global = v.boolean(&p)?,
                 "ip" => to.ip = v.string(&p)?.unwrap_or_default(),
                 // Decoded (so type errors still fail, as in Go) but unused, as in Akash.
                 _ => {
-                    self.http_options(&v, &p)?;
+                    self.http_options(v, &p)?;
                 }
             }
         }
         Ok(to)
     }
 
-    fn http_options(&mut self, node: &Node, path: &Path) -> Result<HttpOptions, Error> {
+    fn http_options(&mut self, node: &Node, path: &At<'_>) -> Result<HttpOptions, Error> {
         let mut h = HttpOptions::default();
         let known = [
             "max_body_size",
@@ -383,7 +390,7 @@ impl Decoder {
             "next_cases",
         ];
         for (k, v) in self.fields(node, path, &known)? {
-            let p = path.key(&k);
+            let p = path.key(k);
             if k == "next_cases" {
                 h.next_cases = v.strings(&p)?;
                 continue;
@@ -393,7 +400,7 @@ impl Decoder {
             } else {
                 Some(v.uint32(&p)?)
             };
-            match k.as_str() {
+            match k {
                 "max_body_size" => h.max_body_size = value,
                 "proxy_buffer_size" => h.proxy_buffer_size = value,
                 "read_timeout" => h.read_timeout = value,
@@ -405,16 +412,16 @@ impl Decoder {
         Ok(h)
     }
 
-    fn params(&mut self, node: &Node, path: &Path) -> Result<Params, Error> {
+    fn params(&mut self, node: &Node, path: &At<'_>) -> Result<Params, Error> {
         let mut params = Params::default();
         for (k, v) in self.fields(node, path, &["storage", "permissions", "tee"])? {
-            let p = path.key(&k);
-            match k.as_str() {
+            let p = path.key(k);
+            match k {
                 "storage" => {
-                    params.storage = self.map(&v, &p, |d, n, p, _| {
+                    params.storage = self.map(v, &p, |d, n, p, _| {
                         let mut sp = StorageParams::default();
                         for (k, v) in d.fields(n, p, &["mount", "readOnly"])? {
-                            let pp = p.key(&k);
+                            let pp = p.key(k);
                             if k == "mount" {
                                 sp.mount = v.string(&pp)?.unwrap_or_default();
                             } else {
@@ -427,8 +434,8 @@ impl Decoder {
                 "permissions" => {
                     if !v.is_null() {
                         let mut read = None;
-                        for (k, v) in self.fields(&v, &p, &["read"])? {
-                            read = v.strings(&p.key(&k))?;
+                        for (k, v) in self.fields(v, &p, &["read"])? {
+                            read = v.strings(&p.key(k))?;
                         }
                         params.permissions = Some(read);
                     }
@@ -439,10 +446,14 @@ impl Decoder {
         Ok(params)
     }
 
-    fn service_deployment(&mut self, node: &Node, path: &Path) -> Result<ServiceDeployment, Error> {
+    fn service_deployment(
+        &mut self,
+        node: &Node,
+        path: &At<'_>,
+    ) -> Result<ServiceDeployment, Error> {
         let mut d = ServiceDeployment::default();
         for (k, v) in self.fields(node, path, &["profile", "count"])? {
-            let p = path.key(&k);
+            let p = path.key(k);
             if k == "profile" {
                 d.profile = v.string(&p)?.unwrap_or_default();
             } else {
@@ -452,15 +463,15 @@ impl Decoder {
         Ok(d)
     }
 
-    fn placement(&mut self, node: &Node, path: &Path) -> Result<Placement, Error> {
+    fn placement(&mut self, node: &Node, path: &At<'_>) -> Result<Placement, Error> {
         let mut pl = Placement::default();
         for (k, v) in self.fields(node, path, &["attributes", "signedBy", "pricing"])? {
-            let p = path.key(&k);
-            match k.as_str() {
+            let p = path.key(k);
+            match k {
                 "attributes" => pl.attributes = sorted_attributes(v.string_map(&p)?),
                 "signedBy" => {
-                    for (k, v) in self.fields(&v, &p, &["allOf", "anyOf"])? {
-                        let list = v.strings(&p.key(&k))?.unwrap_or_default();
+                    for (k, v) in self.fields(v, &p, &["allOf", "anyOf"])? {
+                        let list = v.strings(&p.key(k))?.unwrap_or_default();
                         if k == "allOf" {
                             pl.all_of = list;
                         } else {
@@ -468,17 +479,17 @@ impl Decoder {
                         }
                     }
                 }
-                _ => pl.pricing = self.map(&v, &p, |d, n, p, _| d.coin(n, p))?,
+                _ => pl.pricing = self.map(v, &p, |d, n, p, _| d.coin(n, p))?,
             }
         }
         Ok(pl)
     }
 
     /// Akash `v2Coin.UnmarshalYAML`: amount as a decimal string, non-zero, non-negative.
-    fn coin(&mut self, node: &Node, path: &Path) -> Result<kumo::DecCoin, Error> {
+    fn coin(&mut self, node: &Node, path: &At<'_>) -> Result<kumo::DecCoin, Error> {
         let (mut amount, mut denom) = (String::new(), String::new());
         for (k, v) in self.fields(node, path, &["amount", "denom"])? {
-            let s = v.string(&path.key(&k))?.unwrap_or_default();
+            let s = v.string(&path.key(k))?.unwrap_or_default();
             if k == "amount" {
                 amount = s;
             } else {
@@ -486,7 +497,7 @@ impl Decoder {
             }
         }
         let amount_path = path.key("amount");
-        let value = units::parse_dec(&amount).map_err(|k| Error::new(amount_path.clone(), k))?;
+        let value = units::parse_dec(&amount).map_err(|k| Error::new(amount_path, k))?;
         if value.is_zero() {
             return Err(Error::new(amount_path, ErrorKind::ZeroPrice));
         }
@@ -503,34 +514,34 @@ impl Decoder {
         })
     }
 
-    fn compute(&mut self, node: &Node, path: &Path) -> Result<Compute, Error> {
+    fn compute(&mut self, node: &Node, path: &At<'_>) -> Result<Compute, Error> {
         let mut c = Compute::default();
         for (k, v) in self.fields(node, path, &["resources"])? {
             if !v.is_null() {
-                c.resources = Some(self.resources(&v, &path.key(&k))?);
+                c.resources = Some(self.resources(v, &path.key(k))?);
             }
         }
         Ok(c)
     }
 
-    fn resources(&mut self, node: &Node, path: &Path) -> Result<ComputeResources, Error> {
+    fn resources(&mut self, node: &Node, path: &At<'_>) -> Result<ComputeResources, Error> {
         let mut r = ComputeResources::default();
         for (k, v) in self.fields(node, path, &["cpu", "gpu", "memory", "storage"])? {
-            let p = path.key(&k);
+            let p = path.key(k);
             if v.is_null() {
                 continue;
             }
-            match k.as_str() {
-                "cpu" => r.cpu = Some(self.cpu(&v, &p)?),
-                "gpu" => r.gpu = Some(self.gpu(&v, &p)?),
+            match k {
+                "cpu" => r.cpu = Some(self.cpu(v, &p)?),
+                "gpu" => r.gpu = Some(self.gpu(v, &p)?),
                 "memory" => {
                     let mut size = 0;
-                    for (k, v) in self.fields(&v, &p, &["size"])? {
-                        size = self.size(&v, &p.key(&k))?;
+                    for (k, v) in self.fields(v, &p, &["size"])? {
+                        size = self.size(v, &p.key(k))?;
                     }
                     r.memory = Some(size);
                 }
-                _ => r.storage = self.storage(&v, &p)?,
+                _ => r.storage = self.storage(v, &p)?,
             }
         }
         Ok(r)
@@ -539,14 +550,14 @@ impl Decoder {
     /// Memory and storage sizes: Akash Console's reading (case-insensitive suffixes, rounded up)
     /// where it reads the text, whose manifest versions Kumo reproduces; otherwise Akash's Go
     /// reading (plain bytes, exponents).
-    fn size(&mut self, node: &Node, path: &Path) -> Result<u64, Error> {
+    fn size(&mut self, node: &Node, path: &At<'_>) -> Result<u64, Error> {
         let go = quantity(node, path, |t| units::parse_size(t, false));
         let text = node.scalar().unwrap_or_default();
         match (units::parse_size_reference(text), go) {
             (Some(bytes), Ok(_)) => Ok(bytes),
             (Some(bytes), Err(_)) => {
                 self.warnings.push(Warning {
-                    path: path.clone(),
+                    path: path.into(),
                     message: format!(
                         "{text:?} read as {bytes} bytes as Akash Console does; Akash's CLI rejects it (suffixes are k, M, G, T or Ki, Mi, Gi, Ti)"
                     ),
@@ -557,18 +568,18 @@ impl Decoder {
         }
     }
 
-    fn cpu(&mut self, node: &Node, path: &Path) -> Result<CpuInput, Error> {
+    fn cpu(&mut self, node: &Node, path: &At<'_>) -> Result<CpuInput, Error> {
         let mut cpu = CpuInput::default();
         for (k, v) in self.fields(node, path, &["units", "attributes"])? {
-            let p = path.key(&k);
+            let p = path.key(k);
             if k == "units" {
-                cpu.millicores = match quantity(&v, &p, units::parse_cpu) {
+                cpu.millicores = match quantity(v, &p, units::parse_cpu) {
                     Ok(m) => m,
                     Err(err) => {
                         let text = v.scalar().unwrap_or_default();
                         let m = units::parse_cpu_reference(text).ok_or(err)?;
                         self.warnings.push(Warning {
-                            path: p.clone(),
+                            path: p.into(),
                             message: format!(
                                 "{text:?} read as {m}m as Akash Console does; Akash's CLI rejects it (write \"{m}m\")"
                             ),
@@ -581,15 +592,15 @@ impl Decoder {
                 for (key, _, value) in v.entries(&p)? {
                     if key != "arch" {
                         return Err(Error::new(
-                            p.key(&key),
+                            p.key(key),
                             ErrorKind::UnsupportedKey {
                                 what: "cpu attribute",
-                                key,
+                                key: key.to_string(),
                                 allowed: "arch",
                             },
                         ));
                     }
-                    let value = value.string(&p.key(&key))?.unwrap_or_default();
+                    let value = value.string(&p.key(key))?.unwrap_or_default();
                     cpu.attributes.push(Attribute::new(key, value));
                 }
             }
@@ -598,14 +609,14 @@ impl Decoder {
     }
 
     /// Akash `v2ResourceGPU` and `v2GPUAttributes`.
-    fn gpu(&mut self, node: &Node, path: &Path) -> Result<GpuInput, Error> {
+    fn gpu(&mut self, node: &Node, path: &At<'_>) -> Result<GpuInput, Error> {
         let mut gpu = GpuInput::default();
         let mut has_attributes = false;
         for (key, _, v) in node.entries(path)? {
-            let p = path.key(&key);
-            match key.as_str() {
+            let p = path.key(key);
+            match key {
                 "units" => {
-                    gpu.units = quantity(&v, &p, |t| {
+                    gpu.units = quantity(v, &p, |t| {
                         let digits = !t.is_empty() && t.bytes().all(|c| c.is_ascii_digit());
                         digits
                             .then(|| t.parse::<u64>().ok())
@@ -618,7 +629,7 @@ impl Decoder {
                 }
                 "attributes" => {
                     if !v.is_null() {
-                        gpu.attributes = gpu_attributes(&v, &p, &mut self.warnings)?;
+                        gpu.attributes = gpu_attributes(v, &p, &mut self.warnings)?;
                         // Akash's Go parser reads any vendor list as at least "any model".
                         has_attributes = true;
                     }
@@ -628,7 +639,7 @@ impl Decoder {
                         p,
                         ErrorKind::UnsupportedKey {
                             what: "GPU field",
-                            key,
+                            key: key.to_string(),
                             allowed: "units, attributes",
                         },
                     ))
@@ -636,13 +647,13 @@ impl Decoder {
             }
         }
         if gpu.units > 0 && !has_attributes {
-            return Err(Error::new(path.clone(), ErrorKind::GpuAttributesRequired));
+            return Err(Error::new(*path, ErrorKind::GpuAttributesRequired));
         }
         Ok(gpu)
     }
 
     /// Akash `v2ResourceStorageArray`: one volume as a mapping, or a sequence of volumes.
-    fn storage(&mut self, node: &Node, path: &Path) -> Result<Option<Vec<Volume>>, Error> {
+    fn storage(&mut self, node: &Node, path: &At<'_>) -> Result<Option<Vec<Volume>>, Error> {
         let mut volumes = Vec::new();
         match &node.kind {
             NodeKind::Seq(_) => {
@@ -668,7 +679,7 @@ impl Decoder {
         for (i, v) in volumes.iter().enumerate() {
             if volumes[..i].iter().any(|o| o.name == v.name) {
                 return Err(Error::new(
-                    path.clone(),
+                    *path,
                     ErrorKind::DuplicateVolumeName {
                         name: v.name.clone(),
                     },
@@ -680,13 +691,13 @@ impl Decoder {
         Ok((!volumes.is_empty()).then_some(volumes))
     }
 
-    fn volume(&mut self, node: &Node, path: &Path) -> Result<Volume, Error> {
+    fn volume(&mut self, node: &Node, path: &At<'_>) -> Result<Volume, Error> {
         let mut vol = Volume::default();
         for (k, v) in self.fields(node, path, &["name", "size", "attributes"])? {
-            let p = path.key(&k);
-            match k.as_str() {
+            let p = path.key(k);
+            match k {
                 "name" => vol.name = v.string(&p)?.unwrap_or_default(),
-                "size" => vol.size = self.size(&v, &p)?,
+                "size" => vol.size = self.size(v, &p)?,
                 _ => {
                     if let Some(map) = v.string_map(&p)? {
                         storage_attributes(&mut vol, map).map_err(|k| Error::new(p, k))?;
@@ -698,9 +709,9 @@ impl Decoder {
     }
 }
 
-fn node_type(node: &Node, path: &Path, expected: &'static str) -> Error {
+fn node_type(node: &Node, path: &At<'_>, expected: &'static str) -> Error {
     Error::new(
-        path.clone(),
+        *path,
         ErrorKind::Type {
             expected,
             found: node.kind_name(),
@@ -713,14 +724,14 @@ fn node_type(node: &Node, path: &Path, expected: &'static str) -> Error {
 /// node's text otherwise, which is empty for mappings and sequences.
 fn quantity(
     node: &Node,
-    path: &Path,
+    path: &At<'_>,
     parse: impl Fn(&str) -> Result<u64, ErrorKind>,
 ) -> Result<u64, Error> {
     if node.is_null() {
         return Ok(0);
     }
     let text = node.scalar().unwrap_or_default();
-    parse(text).map_err(|k| Error::new(path.clone(), k))
+    parse(text).map_err(|k| Error::new(*path, k))
 }
 
 fn sorted_attributes(map: Option<Vec<(String, String)>>) -> Vec<Attribute> {
@@ -818,17 +829,17 @@ fn storage_attributes(vol: &mut Volume, map: Vec<(String, String)>) -> Result<()
 /// the written `ram` text, as Akash's reference SDK writes them into the manifest.
 fn gpu_attributes(
     node: &Node,
-    path: &Path,
+    path: &At<'_>,
     warnings: &mut Vec<Warning>,
 ) -> Result<Vec<Attribute>, Error> {
-    let mut vendor: Option<Rc<Node>> = None;
+    let mut vendor: Option<&Node> = None;
     for (key, _, v) in node.entries(path)? {
         if key != "vendor" {
             return Err(Error::new(
-                path.key(&key),
+                path.key(key),
                 ErrorKind::UnsupportedKey {
                     what: "GPU attribute",
-                    key,
+                    key: key.to_string(),
                     allowed: "vendor",
                 },
             ));
@@ -838,17 +849,19 @@ fn gpu_attributes(
     let vendor_path = path.key("vendor");
     let vendor = match vendor {
         Some(v) if !v.is_null() => v,
-        _ => return Err(Error::new(path.clone(), ErrorKind::GpuVendorRequired)),
+        _ => return Err(Error::new(*path, ErrorKind::GpuVendorRequired)),
     };
     let mut attrs = Vec::new();
     for (name, _, models) in vendor.entries(&vendor_path)? {
-        let p = vendor_path.key(&name);
+        let p = vendor_path.key(name);
         if name != "nvidia" {
             // Akash's Go parser silently turns any other vendor into "any NVIDIA GPU"; a tenant
             // asking for AMD must not be matched with NVIDIA, so Kumo rejects it instead.
             return Err(Error::new(
                 p,
-                ErrorKind::UnsupportedGpuVendor { vendor: name },
+                ErrorKind::UnsupportedGpuVendor {
+                    vendor: name.to_string(),
+                },
             ));
         }
         if models.is_null() {
@@ -860,16 +873,16 @@ fn gpu_attributes(
             let mut key = String::from("vendor/nvidia/model/");
             let (mut ram, mut iface) = (None, None);
             for (k, _, v) in model.entries(&mp)? {
-                let kp = mp.key(&k);
-                match k.as_str() {
+                let kp = mp.key(k);
+                match k {
                     "model" => key.push_str(&v.string(&kp)?.unwrap_or_default()),
                     "ram" if !v.is_null() => {
                         let text = v.scalar().unwrap_or_default().to_string();
-                        let bytes = quantity(&v, &kp, |t| units::parse_size(t, true))?;
+                        let bytes = quantity(v, &kp, |t| units::parse_size(t, true))?;
                         let canonical = units::gibibytes(bytes);
                         if canonical != text {
                             warnings.push(Warning {
-                                path: kp.clone(),
+                                path: kp.into(),
                                 message: format!(
                                     "GPU RAM {text:?} is matched literally; providers advertise it as {canonical:?}"
                                 ),
@@ -901,8 +914,7 @@ fn gpu_attributes(
             attrs.push(Attribute::new(key, "true"));
         }
     }
-    kumo::attributes::validate_attributes(&attrs)
-        .map_err(|e| Error::new(path.clone(), e.into()))?;
+    kumo::attributes::validate_attributes(&attrs).map_err(|e| Error::new(*path, e.into()))?;
     Ok(attrs)
 }
 

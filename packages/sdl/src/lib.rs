@@ -35,6 +35,7 @@ mod input;
 pub mod manifest;
 pub mod units;
 mod yaml;
+mod yaml_fast;
 
 use std::time::Duration;
 
@@ -123,8 +124,8 @@ pub fn parse(src: &str) -> Result<Sdl, Error> {
 /// on uses the 2.1 rules.
 fn read_version(root: &yaml::Node) -> Result<(Version, Option<Warning>), Error> {
     let path = Path::of(&["version"]);
-    let entries = root.entries(&Path::root())?;
-    let Some((_, _, node)) = entries.iter().find(|(k, _, _)| k == "version") else {
+    let entries = root.entries(&error::At::root())?;
+    let Some((_, _, node)) = entries.iter().find(|(k, _, _)| *k == "version") else {
         return Err(Error::new(Path::root(), ErrorKind::MissingVersion));
     };
     let text = node.scalar().unwrap_or_default().to_string();

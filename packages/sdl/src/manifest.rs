@@ -315,15 +315,31 @@ impl serde_json::ser::Formatter for GoFormatter {
         writer: &mut W,
         fragment: &str,
     ) -> std::io::Result<()> {
+        let bytes = fragment.as_bytes();
         let mut start = 0;
-        for (i, c) in fragment.char_indices() {
-            if matches!(c, '<' | '>' | '&' | '\u{2028}' | '\u{2029}') {
-                writer.write_all(&fragment.as_bytes()[start..i])?;
-                write!(writer, "\\u{:04x}", c as u32)?;
-                start = i + c.len_utf8();
+        let mut i = 0;
+        while i < bytes.len() {
+            // U+2028 and U+2029 are E2 80 A8 and E2 80 A9 in UTF-8.
+            let escaped = match bytes[i] {
+                b'<' | b'>' | b'&' => Some((bytes[i] as u32, 1)),
+                0xE2 if bytes.get(i + 1) == Some(&0x80)
+                    && matches!(bytes.get(i + 2), Some(0xA8 | 0xA9)) =>
+                {
+                    Some((0x2000 + u32::from(bytes[i + 2]) - 0xA8 + 0x28, 3))
+                }
+                _ => None,
+            };
+            match escaped {
+                Some((code, len)) => {
+                    writer.write_all(&bytes[start..i])?;
+                    write!(writer, "\\u{code:04x}")?;
+                    i += len;
+                    start = i;
+                }
+                None => i += 1,
             }
         }
-        writer.write_all(&fragment.as_bytes()[start..])
+        writer.write_all(&bytes[start..])
     }
 }
 

@@ -33,8 +33,9 @@ const UNIT_SUFFIXES: [(&str, u64); 12] = [
 /// also accepts, are not supported.
 pub fn go_parse_float(s: &str) -> Option<f64> {
     let body = s.strip_prefix(['+', '-']).unwrap_or(s);
-    let lower = body.to_ascii_lowercase();
-    let special = matches!(lower.as_str(), "inf" | "infinity" | "nan");
+    let special = ["inf", "infinity", "nan"]
+        .iter()
+        .any(|w| body.eq_ignore_ascii_case(w));
     if !special
         && !body
             .bytes()

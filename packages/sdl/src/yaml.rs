@@ -2,34 +2,35 @@
 //! scalar's source text, quoting style and tag, and each node's position. Scalars are resolved
 //! lazily, the way yaml.v3 resolves them for the Go type being decoded into.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
-use std::rc::Rc;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
 
-use crate::error::{Error, ErrorKind, Path};
+use crate::error::{At, Error, ErrorKind, Path};
 
 /// Most nodes a document may expand to, aliases included (guards against "billion laughs").
 const MAX_EXPANDED_NODES: usize = 1_000_000;
 /// Deepest nesting accepted; real SDL files nest about ten levels.
 const MAX_DEPTH: usize = 256;
 
+/// A YAML node. Scalars borrow their text from the source where they can.
 #[derive(Debug, Clone)]
-pub struct Node {
-    pub kind: NodeKind,
+pub struct Node<'a> {
+    pub kind: NodeKind<'a>,
     /// 1-based line of the node's first character.
     pub line: usize,
 }
 
 #[derive(Debug, Clone)]
-pub enum NodeKind {
+pub enum NodeKind<'a> {
     Scalar {
-        value: String,
+        value: Cow<'a, str>,
         /// What the scalar resolves to, computed once when the tree is built.
         resolved: Resolved,
     },
-    Seq(Vec<Rc<Node>>),
-    Map(Vec<(Rc<Node>, Rc<Node>)>),
+    Seq(Vec<Node<'a>>),
+    Map(Vec<(Node<'a>, Node<'a>)>),
 }
 
 /// What a scalar resolves to, as yaml.v3's `resolve`.
@@ -46,9 +47,19 @@ pub enum Resolved {
 }
 
 /// A mapping entry: the key's text, the key node and the value node.
-pub type Entry = (String, Rc<Node>, Rc<Node>);
+pub type Entry<'n, 'a> = (&'n str, &'n Node<'a>, &'n Node<'a>);
 
-impl Node {
+impl<'a> Node<'a> {
+    /// A scalar without a tag, resolved as yaml.v3 resolves it.
+    pub(crate) fn new_scalar(value: impl Into<Cow<'a, str>>, quoted: bool, line: usize) -> Self {
+        let value = value.into();
+        let resolved = resolve_scalar(&value, quoted, None);
+        Node {
+            kind: NodeKind::Scalar { value, resolved },
+            line,
+        }
+    }
+
     pub fn kind_name(&self) -> &'static str {
         match &self.kind {
             NodeKind::Scalar { .. } => match self.resolve() {
@@ -101,10 +112,10 @@ fn resolve_scalar(value: &str, quoted: bool, tag: Option<&str>) -> Resolved {
     }
 }
 
-impl Node {
-    fn unexpected(&self, path: &Path, expected: &'static str) -> Error {
+impl<'a> Node<'a> {
+    fn unexpected(&self, path: &At<'_>, expected: &'static str) -> Error {
         Error::new(
-            path.clone(),
+            path,
             ErrorKind::Type {
                 expected,
                 found: self.kind_name(),
@@ -114,20 +125,20 @@ impl Node {
     }
 
     /// Mapping entries, with `<<` merge keys expanded the way yaml.v3 does: explicit keys win.
-    pub fn entries(&self, path: &Path) -> Result<Vec<Entry>, Error> {
+    pub fn entries(&self, path: &At<'_>) -> Result<Vec<Entry<'_, 'a>>, Error> {
         let NodeKind::Map(pairs) = &self.kind else {
             return Err(self.unexpected(path, "a mapping"));
         };
-        let mut out: Vec<Entry> = Vec::with_capacity(pairs.len());
+        let mut out: Vec<Entry<'_, 'a>> = Vec::with_capacity(pairs.len());
         let mut merges = Vec::new();
         for (k, v) in pairs {
             if k.resolve() == Resolved::Merge {
-                merges.push(v.clone());
+                merges.push(v);
                 continue;
             }
             let Some(key) = k.scalar() else {
                 return Err(Error::new(
-                    path.clone(),
+                    path,
                     ErrorKind::Type {
                         expected: "a scalar mapping key",
                         found: k.kind_name(),
@@ -135,9 +146,9 @@ impl Node {
                     },
                 ));
             };
-            if let Some((_, prev, _)) = out.iter().find(|(name, _, _)| name == key) {
+            if let Some((_, prev, _)) = out.iter().find(|(name, _, _)| *name == key) {
                 return Err(Error::new(
-                    path.clone(),
+                    path,
                     ErrorKind::DuplicateKey {
                         key: key.to_string(),
                         line: k.line,
@@ -145,12 +156,12 @@ impl Node {
                     },
                 ));
             }
-            out.push((key.to_string(), k.clone(), v.clone()));
+            out.push((key, k, v));
         }
         for merge in merges {
-            let sources: Vec<Rc<Node>> = match &merge.kind {
-                NodeKind::Map(_) => vec![merge.clone()],
-                NodeKind::Seq(items) => items.clone(),
+            let sources: Vec<&Node<'a>> = match &merge.kind {
+                NodeKind::Map(_) => vec![merge],
+                NodeKind::Seq(items) => items.iter().collect(),
                 _ => return Err(merge.unexpected(path, "a mapping to merge")),
             };
             for source in sources {
@@ -165,21 +176,21 @@ impl Node {
     }
 
     /// Sequence items; yaml.v3 drops null items when decoding into a slice of non-pointers.
-    pub fn items(&self, path: &Path) -> Result<Vec<Rc<Node>>, Error> {
+    pub fn items(&self, path: &At<'_>) -> Result<Vec<&Node<'a>>, Error> {
         match &self.kind {
-            NodeKind::Seq(items) => Ok(items.iter().filter(|n| !n.is_null()).cloned().collect()),
+            NodeKind::Seq(items) => Ok(items.iter().filter(|n| !n.is_null()).collect()),
             _ => Err(self.unexpected(path, "a sequence")),
         }
     }
 
     /// Decodes into a Go `string`: any scalar gives its text; null gives `None` (zero value).
-    pub fn string(&self, path: &Path) -> Result<Option<String>, Error> {
+    pub fn string(&self, path: &At<'_>) -> Result<Option<String>, Error> {
         match &self.kind {
             NodeKind::Scalar { value, .. } => {
                 if self.resolve() == Resolved::Null {
                     Ok(None)
                 } else {
-                    Ok(Some(value.clone()))
+                    Ok(Some(value.to_string()))
                 }
             }
             _ => Err(self.unexpected(path, "a string")),
@@ -187,7 +198,7 @@ impl Node {
     }
 
     /// Decodes into a Go `[]string`; null gives `None` (a nil slice).
-    pub fn strings(&self, path: &Path) -> Result<Option<Vec<String>>, Error> {
+    pub fn strings(&self, path: &At<'_>) -> Result<Option<Vec<String>>, Error> {
         if self.is_null() {
             return Ok(None);
         }
@@ -202,13 +213,13 @@ impl Node {
     }
 
     /// Decodes into a Go `uint32`: integers in range, and floats truncated toward zero.
-    pub fn uint32(&self, path: &Path) -> Result<u32, Error> {
+    pub fn uint32(&self, path: &At<'_>) -> Result<u32, Error> {
         if self.is_null() {
             return Ok(0);
         }
         let out_of_range = |shown: String| {
             Error::new(
-                path.clone(),
+                path,
                 ErrorKind::IntegerOutOfRange {
                     value: shown,
                     line: self.line,
@@ -217,13 +228,13 @@ impl Node {
         };
         match (&self.kind, self.resolve()) {
             (NodeKind::Scalar { value, .. }, Resolved::Int(i)) => {
-                u32::try_from(i).map_err(|_| out_of_range(value.clone()))
+                u32::try_from(i).map_err(|_| out_of_range(value.to_string()))
             }
             (NodeKind::Scalar { value, .. }, Resolved::Float(f)) => {
                 if (0.0..4_294_967_296.0).contains(&f) {
                     Ok(f as u32)
                 } else {
-                    Err(out_of_range(value.clone()))
+                    Err(out_of_range(value.to_string()))
                 }
             }
             _ => Err(self.unexpected(path, "an unsigned integer")),
@@ -232,11 +243,11 @@ impl Node {
 
     /// Decodes into a Go `bool`, including YAML 1.1 spellings (`yes`, `on`, ...) as yaml.v3 does
     /// for typed bool targets.
-    pub fn boolean(&self, path: &Path) -> Result<bool, Error> {
+    pub fn boolean(&self, path: &At<'_>) -> Result<bool, Error> {
         match (&self.kind, self.resolve()) {
             (_, Resolved::Null) => Ok(false),
             (_, Resolved::Bool(b)) => Ok(b),
-            (NodeKind::Scalar { value, .. }, Resolved::Str) => match value.as_str() {
+            (NodeKind::Scalar { value, .. }, Resolved::Str) => match value.as_ref() {
                 "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => Ok(true),
                 "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => Ok(false),
                 _ => Err(self.unexpected(path, "a boolean")),
@@ -246,14 +257,14 @@ impl Node {
     }
 
     /// Decodes into a Go `map[string]string`. Null values keep their key with "" as yaml.v3 does.
-    pub fn string_map(&self, path: &Path) -> Result<Option<Vec<(String, String)>>, Error> {
+    pub fn string_map(&self, path: &At<'_>) -> Result<Option<Vec<(String, String)>>, Error> {
         if self.is_null() {
             return Ok(None);
         }
         let mut out = Vec::new();
         for (key, _, value) in self.entries(path)? {
-            let v = value.string(&path.key(&key))?.unwrap_or_default();
-            out.push((key, v));
+            let v = value.string(&path.key(key))?.unwrap_or_default();
+            out.push((key.to_string(), v));
         }
         Ok(Some(out))
     }
@@ -283,7 +294,11 @@ fn resolve_plain(s: &str) -> Resolved {
             if looks_like_timestamp(s) {
                 return Resolved::Timestamp;
             }
-            let plain: String = s.chars().filter(|&c| c != '_').collect();
+            let plain: Cow<'_, str> = if s.contains('_') {
+                Cow::Owned(s.replace('_', ""))
+            } else {
+                Cow::Borrowed(s)
+            };
             if let Some(i) = go_parse_int_base0(&plain) {
                 return Resolved::Int(i);
             }
@@ -428,7 +443,15 @@ fn short_tag(tag: &Tag) -> String {
 
 /// Parses the first document of `src` into a node tree (yaml.v3 `Unmarshal` reads only the
 /// first document). Returns `None` for an empty stream.
-pub fn parse(src: &str) -> Result<Option<Rc<Node>>, Error> {
+pub fn parse(src: &str) -> Result<Option<Node<'_>>, Error> {
+    match crate::yaml_fast::parse(src) {
+        Some(root) => Ok(Some(root)),
+        None => parse_general(src),
+    }
+}
+
+/// [`parse`] without the fast path: any YAML.
+pub(crate) fn parse_general(src: &str) -> Result<Option<Node<'_>>, Error> {
     let mut builder = Builder {
         anchors: HashMap::new(),
         stack: Vec::new(),
@@ -453,44 +476,41 @@ pub fn parse(src: &str) -> Result<Option<Rc<Node>>, Error> {
     Ok(builder.root)
 }
 
-enum Frame {
+enum Frame<'a> {
     Seq {
-        items: Vec<Rc<Node>>,
+        items: Vec<Node<'a>>,
         anchor: usize,
         line: usize,
         size: usize,
     },
     Map {
-        pairs: Vec<(Rc<Node>, Rc<Node>)>,
-        pending_key: Option<Rc<Node>>,
+        pairs: Vec<(Node<'a>, Node<'a>)>,
+        pending_key: Option<Node<'a>>,
         anchor: usize,
         line: usize,
         size: usize,
     },
 }
 
-struct Builder {
-    anchors: HashMap<usize, (Rc<Node>, usize)>,
-    stack: Vec<Frame>,
+struct Builder<'a> {
+    anchors: HashMap<usize, (Node<'a>, usize)>,
+    stack: Vec<Frame<'a>>,
     expanded: usize,
-    root: Option<Rc<Node>>,
+    root: Option<Node<'a>>,
 }
 
-impl Builder {
+impl<'a> Builder<'a> {
     /// Returns true once the first document is complete.
-    fn handle(&mut self, event: Event<'_>, span: Span) -> Result<bool, Error> {
+    fn handle(&mut self, event: Event<'a>, span: Span) -> Result<bool, Error> {
         let line = span.start.line();
         match event {
             Event::Scalar(value, style, anchor, tag) => {
                 let tag = tag.map(|t| short_tag(&t));
                 let resolved = resolve_scalar(&value, style != ScalarStyle::Plain, tag.as_deref());
-                let node = Rc::new(Node {
-                    kind: NodeKind::Scalar {
-                        value: value.into_owned(),
-                        resolved,
-                    },
+                let node = Node {
+                    kind: NodeKind::Scalar { value, resolved },
                     line,
-                });
+                };
                 self.push(node, anchor, 1)
             }
             Event::Alias(id) => {
@@ -535,10 +555,10 @@ impl Builder {
                         line,
                         size,
                     }) => (
-                        Rc::new(Node {
+                        Node {
                             kind: NodeKind::Seq(items),
                             line,
-                        }),
+                        },
                         anchor,
                         size,
                     ),
@@ -549,10 +569,10 @@ impl Builder {
                         size,
                         ..
                     }) => (
-                        Rc::new(Node {
+                        Node {
                             kind: NodeKind::Map(pairs),
                             line,
-                        }),
+                        },
                         anchor,
                         size,
                     ),
@@ -580,7 +600,7 @@ impl Builder {
         Ok(())
     }
 
-    fn push(&mut self, node: Rc<Node>, anchor: usize, size: usize) -> Result<bool, Error> {
+    fn push(&mut self, node: Node<'a>, anchor: usize, size: usize) -> Result<bool, Error> {
         self.expanded = self.expanded.saturating_add(size);
         if self.expanded > MAX_EXPANDED_NODES {
             return Err(Error::new(
@@ -631,8 +651,9 @@ mod tests {
     use super::*;
 
     fn scalar(src: &str) -> Resolved {
-        let root = parse(&format!("k: {src}")).unwrap().unwrap();
-        let entries = root.entries(&Path::root()).unwrap();
+        let text = format!("k: {src}");
+        let root = parse(&text).unwrap().unwrap();
+        let entries = root.entries(&At::root()).unwrap();
         entries[0].2.resolve()
     }
 
@@ -663,12 +684,12 @@ mod tests {
     fn aliases_and_merge_keys_expand() {
         let src = "base: &b {x: 1, y: 2}\nderived:\n  <<: *b\n  y: 3\n";
         let root = parse(src).unwrap().unwrap();
-        let entries = root.entries(&Path::root()).unwrap();
-        let derived = entries[1].2.entries(&Path::root()).unwrap();
+        let entries = root.entries(&At::root()).unwrap();
+        let derived = entries[1].2.entries(&At::root()).unwrap();
         let get = |k: &str| {
             derived
                 .iter()
-                .find(|(n, _, _)| n == k)
+                .find(|(n, _, _)| *n == k)
                 .map(|(_, _, v)| v.scalar().unwrap().to_string())
         };
         assert_eq!(get("x").as_deref(), Some("1"));
@@ -678,7 +699,7 @@ mod tests {
     #[test]
     fn duplicate_keys_are_errors() {
         let root = parse("a: 1\na: 2\n").unwrap().unwrap();
-        let err = root.entries(&Path::root()).unwrap_err();
+        let err = root.entries(&At::root()).unwrap_err();
         assert!(matches!(err.kind, ErrorKind::DuplicateKey { .. }), "{err}");
     }
 
@@ -697,7 +718,7 @@ mod tests {
     #[test]
     fn only_the_first_document_is_read() {
         let root = parse("---\na: 1\n---\nb: 2\n").unwrap().unwrap();
-        let entries = root.entries(&Path::root()).unwrap();
+        let entries = root.entries(&At::root()).unwrap();
         assert_eq!(entries.len(), 1);
         assert_eq!(entries[0].0, "a");
     }
