@@ -1,12 +1,22 @@
 //! Kumo's interfaces: the types every contract, the provider agent and the CLI share.
 //!
-//! This first slice holds what an SDL file maps into and what the market contract stores for a
-//! deployment group: resource units, attributes, placement requirements, group specs and prices.
+//! - what an SDL maps into and the market stores per group: [`resources`], [`attributes`],
+//!   [`deployment`];
+//! - ids and funds: [`ids`], [`funds`];
+//! - each contract's messages, queries and responses: [`registry`], [`market`], [`escrow`].
 
 pub mod attributes;
 pub mod deployment;
+pub mod escrow;
+pub mod funds;
+pub mod ids;
+pub mod market;
+pub mod matching;
+pub mod registry;
 pub mod resources;
 
 pub use attributes::{Attribute, PlacementRequirements, SignedBy};
 pub use deployment::{DecCoin, GroupSpec, ResourceUnit};
+pub use funds::{Asset, Denom};
+pub use ids::{BidId, DeploymentId, GroupId, LeaseId, OrderId};
 pub use resources::{Cpu, Endpoint, EndpointKind, Gpu, Memory, Resources, StorageVolume};

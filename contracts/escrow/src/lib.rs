@@ -1,0 +1,1 @@
+//! Kumo escrow contract (in progress).

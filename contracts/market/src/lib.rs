@@ -1,0 +1,1 @@
+//! Kumo market contract (in progress).

@@ -1,0 +1,1 @@
+//! Kumo registry contract (in progress).

@@ -1,0 +1,452 @@
+//! The market contract's interface: deployments, groups, orders, bids and leases — the reverse
+//! auction (Akash `x/deployment` and `x/market` as AEP-79 §4–§5 adapts them to contracts).
+
+use cosmwasm_schema::{cw_serde, QueryResponses};
+use cosmwasm_std::{Addr, Decimal256, HexBinary, Timestamp, Uint128};
+use cw20::Cw20ReceiveMsg;
+
+use crate::deployment::GroupSpec;
+use crate::escrow::EscrowCallback;
+use crate::funds::{Asset, Denom};
+use crate::ids::{BidId, DeploymentId, GroupId, LeaseId, OrderId};
+
+/// Why a lease closed. The numeric codes are Akash's (`LeaseClosedReason`): 0–9999 the tenant,
+/// 10000–19999 the provider, 20000–29999 the network.
+#[cw_serde]
+#[derive(Copy, Eq)]
+pub enum LeaseCloseReason {
+    /// 1: the tenant closed it.
+    Owner,
+    /// 10000: the provider found the workload unstable.
+    Unstable,
+    /// 10001: the provider is decommissioning the capacity.
+    Decommissioned,
+    /// 10002: the provider gave no reason.
+    Unspecified,
+    /// 10003: the tenant never sent the manifest.
+    ManifestTimeout,
+    /// 20000: the deployment's escrow account ran out of funds.
+    InsufficientFunds,
+}
+
+impl LeaseCloseReason {
+    pub fn code(self) -> u32 {
+        match self {
+            LeaseCloseReason::Owner => 1,
+            LeaseCloseReason::Unstable => 10000,
+            LeaseCloseReason::Decommissioned => 10001,
+            LeaseCloseReason::Unspecified => 10002,
+            LeaseCloseReason::ManifestTimeout => 10003,
+            LeaseCloseReason::InsufficientFunds => 20000,
+        }
+    }
+
+    pub fn from_code(code: u32) -> Option<Self> {
+        Some(match code {
+            1 => LeaseCloseReason::Owner,
+            10000 => LeaseCloseReason::Unstable,
+            10001 => LeaseCloseReason::Decommissioned,
+            10002 => LeaseCloseReason::Unspecified,
+            10003 => LeaseCloseReason::ManifestTimeout,
+            20000 => LeaseCloseReason::InsufficientFunds,
+            _ => return None,
+        })
+    }
+
+    /// Whether a provider may give this reason (Akash's provider range).
+    pub fn is_provider_reason(self) -> bool {
+        (10000..20000).contains(&self.code())
+    }
+}
+
+#[cw_serde]
+pub struct MarketParams {
+    /// Milliseconds per block, to turn the SDL's per-block prices into per-second rates.
+    pub block_time_ms: u64,
+    /// Bids an order accepts (Akash: 20).
+    pub order_max_bids: u32,
+    /// Smallest bid deposit per denomination (Akash: 500000 base units).
+    pub bid_min_deposits: Vec<Asset>,
+    /// Groups a deployment may have.
+    pub max_groups: u32,
+    /// Bounds on a provider's reclamation window, seconds (Akash: 1 h and 720 h).
+    pub min_reclamation_window: u64,
+    pub max_reclamation_window: u64,
+    /// Longest auction window a deployment may ask for, seconds.
+    pub max_auction_window: u64,
+}
+
+impl Default for MarketParams {
+    fn default() -> Self {
+        Self {
+            block_time_ms: 6_000,
+            order_max_bids: 20,
+            bid_min_deposits: Vec::new(),
+            max_groups: 20,
+            min_reclamation_window: 3_600,
+            max_reclamation_window: 2_592_000,
+            max_auction_window: 86_400,
+        }
+    }
+}
+
+#[cw_serde]
+pub struct InstantiateMsg {
+    pub owner: String,
+    pub registry: String,
+    pub escrow: String,
+    /// The staking contract, asked whether a provider is bonded (and not jailed) when it bids.
+    pub staking: Option<String>,
+    pub guardian: Option<String>,
+    pub params: Option<MarketParams>,
+}
+
+#[cw_serde]
+pub struct NewDeployment {
+    /// One order per group; the SDL's group specs (`kumo sdl groups`).
+    pub groups: Vec<GroupSpec>,
+    /// The manifest version: SHA-256 of the sorted manifest JSON (32 bytes).
+    pub version: HexBinary,
+    /// If set, bids are collected for this many seconds and `CloseAuction` then leases the
+    /// lowest price; without it the tenant picks any open bid (Akash's behaviour).
+    pub auction_window: Option<u64>,
+    /// The shortest reclamation window the tenant accepts from providers, seconds; `None` means
+    /// none is required.
+    pub reclamation_min_window: Option<u64>,
+}
+
+#[cw_serde]
+pub struct NewBid {
+    pub order: OrderId,
+    /// Per second, in the deployment's denomination; at most the order's price.
+    pub price: Decimal256,
+    /// Seconds the provider promises to keep running after it starts reclaiming the lease;
+    /// required (and bounded) when the order asks for one.
+    pub reclamation_window: Option<u64>,
+}
+
+#[cw_serde]
+pub enum ExecuteMsg {
+    /// Creates a deployment owned by the sender, funded by the attached native coin (or a CW20
+    /// `Send` carrying `ReceiveMsg::CreateDeployment`).
+    CreateDeployment(NewDeployment),
+    /// Replaces the manifest version (the tenant sends the new manifest to its providers).
+    UpdateDeployment {
+        dseq: u64,
+        version: HexBinary,
+    },
+    /// Closes the deployment, its groups, orders, bids and leases, and refunds the escrow.
+    CloseDeployment {
+        dseq: u64,
+    },
+    CloseGroup {
+        dseq: u64,
+        gseq: u32,
+    },
+    /// Closes the group's order (and lease) but keeps the group for `StartGroup`.
+    PauseGroup {
+        dseq: u64,
+        gseq: u32,
+    },
+    /// Re-lists a paused or insufficient-funds group with a new order (`oseq` + 1).
+    StartGroup {
+        dseq: u64,
+        gseq: u32,
+    },
+    /// Bids on an order as the sender, a registered and bonded provider, with the attached
+    /// native coin as the bid deposit (or a CW20 `Send` carrying `ReceiveMsg::CreateBid`).
+    CreateBid(NewBid),
+    /// Provider: withdraws an open bid, or closes the lease made from it (after the reclamation
+    /// window, when one was promised).
+    CloseBid {
+        bid: BidId,
+        reason: Option<LeaseCloseReason>,
+    },
+    /// Tenant: accepts an open bid; the other bids lose and get their deposits back.
+    CreateLease {
+        bid: BidId,
+    },
+    /// Anyone, once an auction window has passed: leases the lowest bid (earliest on a tie).
+    CloseAuction {
+        order: OrderId,
+    },
+    /// Tenant: closes a lease; the group is re-listed if it is still open.
+    CloseLease {
+        lease: LeaseId,
+    },
+    /// Provider: starts the reclamation window of a lease.
+    StartReclaim {
+        lease: LeaseId,
+        reason: LeaseCloseReason,
+    },
+    /// Anyone: pays the provider what the lease has accrued.
+    WithdrawLease {
+        lease: LeaseId,
+    },
+    /// Adds the attached native coin to a deployment's escrow account (anyone).
+    Deposit {
+        deployment: DeploymentId,
+    },
+    Receive(Cw20ReceiveMsg),
+    /// Escrow only.
+    EscrowCallback(EscrowCallback),
+    UpdateConfig {
+        owner: Option<String>,
+        registry: Option<String>,
+        escrow: Option<String>,
+        staking: Option<String>,
+        guardian: Option<String>,
+    },
+    UpdateParams {
+        params: MarketParams,
+    },
+    /// Guardian or owner: stops new deployments, bids and deposits. Closing and settling never
+    /// pause.
+    Pause {},
+    Unpause {},
+}
+
+/// The `msg` of a CW20 `Send` to the market.
+#[cw_serde]
+pub enum ReceiveMsg {
+    CreateDeployment(NewDeployment),
+    CreateBid(NewBid),
+    Deposit { deployment: DeploymentId },
+}
+
+#[cw_serde]
+#[derive(Copy, Eq)]
+pub enum DeploymentState {
+    Active,
+    Closed,
+}
+
+#[cw_serde]
+#[derive(Copy, Eq)]
+pub enum GroupState {
+    Open,
+    Paused,
+    InsufficientFunds,
+    Closed,
+}
+
+#[cw_serde]
+#[derive(Copy, Eq)]
+pub enum OrderState {
+    Open,
+    /// A lease was made from one of its bids.
+    Active,
+    Closed,
+}
+
+#[cw_serde]
+#[derive(Copy, Eq)]
+pub enum BidState {
+    Open,
+    /// Won: a lease was made from it.
+    Active,
+    /// Another bid won.
+    Lost,
+    Closed,
+}
+
+#[cw_serde]
+#[derive(Copy, Eq)]
+pub enum LeaseState {
+    Active,
+    /// The provider started reclaiming; it runs until `reclaim_deadline`.
+    Reclaiming,
+    InsufficientFunds,
+    Closed,
+}
+
+#[cw_serde]
+pub struct Deployment {
+    pub id: DeploymentId,
+    pub state: DeploymentState,
+    pub version: HexBinary,
+    pub denom: Denom,
+    pub groups: u32,
+    pub auction_window: Option<u64>,
+    pub reclamation_min_window: Option<u64>,
+    pub created_at: Timestamp,
+}
+
+#[cw_serde]
+pub struct Group {
+    pub id: GroupId,
+    pub state: GroupState,
+    pub spec: GroupSpec,
+    /// The group's maximum price per second (its spec's per-block price over the block time).
+    pub price: Decimal256,
+    /// `oseq` of the group's latest order.
+    pub last_oseq: u32,
+    pub created_at: Timestamp,
+}
+
+#[cw_serde]
+pub struct Order {
+    pub id: OrderId,
+    pub state: OrderState,
+    pub price: Decimal256,
+    /// When `CloseAuction` may be called, for orders of auctioned deployments.
+    pub auction_ends_at: Option<Timestamp>,
+    pub reclamation_min_window: Option<u64>,
+    pub bids: u32,
+    pub created_at: Timestamp,
+}
+
+#[cw_serde]
+pub struct Bid {
+    pub id: BidId,
+    pub state: BidState,
+    /// Per second.
+    pub price: Decimal256,
+    pub deposit: Asset,
+    pub reclamation_window: Option<u64>,
+    pub created_at: Timestamp,
+}
+
+#[cw_serde]
+pub struct Lease {
+    pub id: LeaseId,
+    pub state: LeaseState,
+    /// Per second, the winning bid's price.
+    pub price: Decimal256,
+    pub created_at: Timestamp,
+    pub closed_at: Option<Timestamp>,
+    /// Akash's numeric reason code.
+    pub close_reason: Option<u32>,
+    pub reclamation_window: Option<u64>,
+    pub reclaim_deadline: Option<Timestamp>,
+}
+
+#[cw_serde]
+#[derive(QueryResponses)]
+pub enum QueryMsg {
+    #[returns(ConfigResponse)]
+    Config {},
+    #[returns(DeploymentResponse)]
+    Deployment { id: DeploymentId },
+    /// One owner's deployments by `dseq`.
+    #[returns(DeploymentsResponse)]
+    Deployments {
+        owner: String,
+        start_after: Option<u64>,
+        limit: Option<u32>,
+    },
+    #[returns(GroupResponse)]
+    Group { id: GroupId },
+    #[returns(OrderResponse)]
+    Order { id: OrderId },
+    /// Open orders, oldest first: what providers watch.
+    #[returns(OrdersResponse)]
+    OpenOrders {
+        start_after: Option<OrderId>,
+        limit: Option<u32>,
+    },
+    #[returns(BidResponse)]
+    Bid { id: BidId },
+    /// The bids of one order (at most `order_max_bids`).
+    #[returns(BidsResponse)]
+    Bids {
+        order: OrderId,
+        start_after: Option<String>,
+        limit: Option<u32>,
+    },
+    /// One provider's bids that are still open.
+    #[returns(BidsResponse)]
+    ProviderBids {
+        provider: String,
+        start_after: Option<BidId>,
+        limit: Option<u32>,
+    },
+    #[returns(LeaseResponse)]
+    Lease { id: LeaseId },
+    /// A tenant's leases.
+    #[returns(LeasesResponse)]
+    OwnerLeases {
+        owner: String,
+        start_after: Option<LeaseId>,
+        limit: Option<u32>,
+    },
+    /// A provider's leases that are not closed.
+    #[returns(LeasesResponse)]
+    ProviderLeases {
+        provider: String,
+        start_after: Option<LeaseId>,
+        limit: Option<u32>,
+    },
+    /// O(1) counters the registry and staking contracts read.
+    #[returns(ProviderStatsResponse)]
+    ProviderStats { provider: String },
+}
+
+#[cw_serde]
+pub struct ConfigResponse {
+    pub owner: Addr,
+    pub registry: Addr,
+    pub escrow: Addr,
+    pub staking: Option<Addr>,
+    pub guardian: Option<Addr>,
+    pub params: MarketParams,
+    pub paused: bool,
+}
+
+#[cw_serde]
+pub struct DeploymentResponse {
+    pub deployment: Deployment,
+    pub groups: Vec<Group>,
+}
+
+#[cw_serde]
+pub struct DeploymentsResponse {
+    pub deployments: Vec<Deployment>,
+}
+
+#[cw_serde]
+pub struct GroupResponse {
+    pub group: Group,
+}
+
+#[cw_serde]
+pub struct OrderResponse {
+    pub order: Order,
+    pub group: Group,
+}
+
+#[cw_serde]
+pub struct OrdersResponse {
+    pub orders: Vec<Order>,
+}
+
+#[cw_serde]
+pub struct BidResponse {
+    pub bid: Bid,
+}
+
+#[cw_serde]
+pub struct BidsResponse {
+    pub bids: Vec<Bid>,
+}
+
+#[cw_serde]
+pub struct LeaseResponse {
+    pub lease: Lease,
+}
+
+#[cw_serde]
+pub struct LeasesResponse {
+    pub leases: Vec<Lease>,
+}
+
+#[cw_serde]
+pub struct ProviderStatsResponse {
+    /// Leases that are active or reclaiming.
+    pub active_leases: u64,
+    pub open_bids: u64,
+    /// Sum of the active leases' rates, per second, per denomination.
+    pub lease_rates: Vec<(Denom, Decimal256)>,
+    /// Deposits of open bids, per denomination.
+    pub bid_deposits: Vec<(Denom, Uint128)>,
+}
