@@ -120,10 +120,9 @@ fn invalid_yaml_is_an_error_not_a_panic() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("broken.yaml");
     std::fs::write(&file, "version: '2.0'\nservices: [\n").unwrap();
-    kumo()
-        .args(["sdl", "check"])
-        .arg(&file)
-        .assert()
+    let assert = kumo().args(["sdl", "check"]).arg(&file).assert();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert
         .code(1)
         .stderr(predicate::str::contains("YAML syntax error"));
 }
