@@ -98,9 +98,11 @@ pub enum ExecuteMsg {
     },
 
     // ---- anyone ----
-    /// Adds the attached native coin to an open account.
+    /// Adds the attached native coin to an open account. `depositor` (who refunds go to)
+    /// defaults to the sender; only the market may name someone else, for deposits it forwards.
     Deposit {
         id: AccountId,
+        depositor: Option<String>,
     },
     /// Deposits from an allowance a granter gave the sender.
     DepositFromAllowance {
@@ -163,6 +165,7 @@ pub enum ReceiveMsg {
     },
     Deposit {
         id: AccountId,
+        depositor: Option<String>,
     },
     GrantAllowance {
         grantee: String,
@@ -179,6 +182,9 @@ pub enum EscrowCallback {
     /// the groups insufficient-funds.
     AccountOverdrawn { deployment: DeploymentId },
 }
+
+#[cw_serde]
+pub struct MigrateMsg {}
 
 #[cw_serde]
 #[derive(QueryResponses)]
@@ -264,6 +270,10 @@ pub struct Account {
     pub settled_at: Timestamp,
     /// Everything ever moved from this account to its payments.
     pub transferred: Decimal256,
+    /// Base units the escrow holds for this account: its depositors' balances plus what its
+    /// payments have accrued and not paid out, exactly. Across all accounts and allowances this
+    /// is the escrow's bank balance, to the unit.
+    pub held: Uint128,
     /// First in, first out: deductions drain the first depositor first.
     pub depositors: Vec<Depositor>,
 }

@@ -3,6 +3,7 @@
 //! - what an SDL maps into and the market stores per group: [`resources`], [`attributes`],
 //!   [`deployment`];
 //! - ids and funds: [`ids`], [`funds`];
+//! - whether a provider may bid on a group: [`matching`];
 //! - each contract's messages, queries and responses: [`registry`], [`market`], [`escrow`].
 
 pub mod attributes;

@@ -123,6 +123,18 @@ pub struct NewBid {
     /// Seconds the provider promises to keep running after it starts reclaiming the lease;
     /// required (and bounded) when the order asks for one.
     pub reclamation_window: Option<u64>,
+    /// What the provider offers per resource unit of the group (Akash `ResourcesOffer`); when
+    /// given, it must name every unit once with the count the group asks for.
+    #[serde(default)]
+    pub offer: Vec<ResourceOffer>,
+}
+
+/// A provider's offer for one resource unit of a group.
+#[cw_serde]
+pub struct ResourceOffer {
+    /// The unit's `id` in the group spec.
+    pub resource_id: u32,
+    pub count: u32,
 }
 
 #[cw_serde]
@@ -287,11 +299,14 @@ pub struct Group {
 #[cw_serde]
 pub struct Order {
     pub id: OrderId,
+    /// Global creation number: `OpenOrders` lists oldest first by it.
+    pub seq: u64,
     pub state: OrderState,
     pub price: Decimal256,
     /// When `CloseAuction` may be called, for orders of auctioned deployments.
     pub auction_ends_at: Option<Timestamp>,
     pub reclamation_min_window: Option<u64>,
+    /// Bids placed on the order, whatever became of them (at most `order_max_bids`).
     pub bids: u32,
     pub created_at: Timestamp,
 }
@@ -299,6 +314,8 @@ pub struct Order {
 #[cw_serde]
 pub struct Bid {
     pub id: BidId,
+    /// Global creation number: auctions break price ties in its favour (earliest wins).
+    pub seq: u64,
     pub state: BidState,
     /// Per second.
     pub price: Decimal256,
@@ -320,6 +337,9 @@ pub struct Lease {
     pub reclamation_window: Option<u64>,
     pub reclaim_deadline: Option<Timestamp>,
 }
+
+#[cw_serde]
+pub struct MigrateMsg {}
 
 #[cw_serde]
 #[derive(QueryResponses)]

@@ -1,0 +1,127 @@
+//! Entry points: each dispatches to a small function in `execute` or `query`.
+
+#[cfg(not(feature = "library"))]
+use cosmwasm_std::entry_point;
+use cosmwasm_std::{from_json, Binary, Deps, DepsMut, Env, MessageInfo, Response, StdResult};
+use cw20::Cw20ReceiveMsg;
+use kumo::market::{ExecuteMsg, InstantiateMsg, MigrateMsg, QueryMsg, ReceiveMsg};
+
+use crate::error::ContractError;
+use crate::execute::{admin, bid, deployment, lease};
+use crate::funds::Incoming;
+use crate::query;
+
+pub const CONTRACT_NAME: &str = "crates.io:kumo-market";
+pub const CONTRACT_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+#[cfg_attr(not(feature = "library"), entry_point)]
+pub fn instantiate(
+    deps: DepsMut,
+    _env: Env,
+    _info: MessageInfo,
+    msg: InstantiateMsg,
+) -> Result<Response, ContractError> {
+    cw2::set_contract_version(deps.storage, CONTRACT_NAME, CONTRACT_VERSION)?;
+    admin::instantiate(deps, msg)
+}
+
+#[cfg_attr(not(feature = "library"), entry_point)]
+pub fn execute(
+    deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    msg: ExecuteMsg,
+) -> Result<Response, ContractError> {
+    match msg {
+        ExecuteMsg::CreateDeployment(new) => {
+            let funds = Incoming::native(&info)?;
+            deployment::create(deps, env, funds, new)
+        }
+        ExecuteMsg::UpdateDeployment { dseq, version } => {
+            deployment::update(deps, info, dseq, version)
+        }
+        ExecuteMsg::CloseDeployment { dseq } => deployment::close(deps, env, info, dseq),
+        ExecuteMsg::CloseGroup { dseq, gseq } => {
+            deployment::close_group(deps, env, info, dseq, gseq)
+        }
+        ExecuteMsg::PauseGroup { dseq, gseq } => {
+            deployment::pause_group(deps, env, info, dseq, gseq)
+        }
+        ExecuteMsg::StartGroup { dseq, gseq } => {
+            deployment::start_group(deps, env, info, dseq, gseq)
+        }
+        ExecuteMsg::Deposit { deployment: id } => {
+            let funds = Incoming::native(&info)?;
+            deployment::deposit(deps, funds, id)
+        }
+        ExecuteMsg::CreateBid(new) => {
+            let funds = Incoming::native(&info)?;
+            bid::create(deps, env, funds, new)
+        }
+        ExecuteMsg::CloseBid { bid: id, reason } => bid::close(deps, env, info, id, reason),
+        ExecuteMsg::CreateLease { bid: id } => lease::create(deps, env, info, id),
+        ExecuteMsg::CloseAuction { order } => lease::close_auction(deps, env, info, order),
+        ExecuteMsg::CloseLease { lease: id } => lease::close(deps, env, info, id),
+        ExecuteMsg::StartReclaim { lease: id, reason } => {
+            lease::start_reclaim(deps, env, info, id, reason)
+        }
+        ExecuteMsg::WithdrawLease { lease: id } => lease::withdraw(deps, info, id),
+        ExecuteMsg::Receive(msg) => receive(deps, env, info, msg),
+        ExecuteMsg::EscrowCallback(cb) => deployment::escrow_callback(deps, env, info, cb),
+        ExecuteMsg::UpdateConfig {
+            owner,
+            registry,
+            escrow,
+            staking,
+            guardian,
+        } => admin::update_config(deps, info, owner, registry, escrow, staking, guardian),
+        ExecuteMsg::UpdateParams { params } => admin::update_params(deps, info, params),
+        ExecuteMsg::Pause {} => admin::set_paused(deps, info, true),
+        ExecuteMsg::Unpause {} => admin::set_paused(deps, info, false),
+    }
+}
+
+/// CW20 `Send`s: the token is `info.sender`, the escrow checks it is on its allow-list.
+fn receive(
+    deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    msg: Cw20ReceiveMsg,
+) -> Result<Response, ContractError> {
+    if !info.funds.is_empty() {
+        return Err(cw_utils::PaymentError::NonPayable {}.into());
+    }
+    let funds = Incoming {
+        sender: deps.api.addr_validate(&msg.sender)?,
+        denom: kumo::Denom::Cw20(info.sender.clone()),
+        amount: msg.amount,
+    };
+    if funds.amount.is_zero() {
+        return Err(cw_utils::PaymentError::NoFunds {}.into());
+    }
+    match from_json(&msg.msg)? {
+        ReceiveMsg::CreateDeployment(new) => deployment::create(deps, env, funds, new),
+        ReceiveMsg::CreateBid(new) => bid::create(deps, env, funds, new),
+        ReceiveMsg::Deposit { deployment: id } => deployment::deposit(deps, funds, id),
+    }
+}
+
+#[cfg_attr(not(feature = "library"), entry_point)]
+pub fn query(deps: Deps, env: Env, msg: QueryMsg) -> StdResult<Binary> {
+    query::dispatch(deps, env, msg)
+}
+
+#[cfg_attr(not(feature = "library"), entry_point)]
+pub fn migrate(deps: DepsMut, _env: Env, _msg: MigrateMsg) -> Result<Response, ContractError> {
+    let stored = cw2::get_contract_version(deps.storage)?;
+    if stored.contract != CONTRACT_NAME {
+        return Err(ContractError::InvalidParams {
+            reason: format!("cannot migrate {} to {CONTRACT_NAME}", stored.contract),
+        });
+    }
+    cw2::set_contract_version(deps.storage, CONTRACT_NAME, CONTRACT_VERSION)?;
+    Ok(Response::new()
+        .add_attribute("action", "migrate")
+        .add_attribute("from_version", stored.version)
+        .add_attribute("to_version", CONTRACT_VERSION))
+}

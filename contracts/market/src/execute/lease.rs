@@ -1,0 +1,265 @@
+//! Leases (Akash `MsgCreateLease`, `MsgCloseLease`, `MsgWithdrawLease`) and Kumo's auction close
+//! and reclamation start (AEP-82).
+
+use cosmwasm_std::{DepsMut, Env, Event, MessageInfo, Response};
+use kumo::escrow::{self, AccountId};
+use kumo::market::{
+    Bid, BidState, DeploymentState, GroupState, Lease, LeaseCloseReason, LeaseState, OrderState,
+};
+use kumo::{BidId, OrderId};
+
+use crate::error::ContractError;
+use crate::execute::{
+    close_order, end_lease, end_open_bids, load_active_deployment, load_bid, load_group,
+    load_order, open_order, order_bids, state_name, update_stats, Effects, LeaseEnd,
+};
+use crate::state::{
+    lease_key, order_key, CONFIG, LEASES, OPEN_ORDERS, ORDERS, PROVIDER_BIDS, PROVIDER_LEASES,
+};
+
+/// Makes a lease from an open bid: the bid wins, the order becomes active, every other open bid
+/// of the order loses and is refunded (at most `order_max_bids`), and the escrow starts paying.
+fn lease_bid(deps: DepsMut, fx: &mut Effects, mut bid: Bid) -> Result<Lease, ContractError> {
+    let id = bid.id.clone();
+    let deployment = load_active_deployment(deps.storage, &id.deployment())?;
+    let group = load_group(deps.storage, &id.group())?;
+    if group.state != GroupState::Open {
+        return Err(ContractError::GroupState {
+            id: group.id.to_string(),
+            state: state_name(group.state),
+            expected: "open".into(),
+        });
+    }
+    let mut order = load_order(deps.storage, &id.order())?;
+    if order.state != OrderState::Open {
+        return Err(ContractError::OrderNotOpen {
+            id: order.id.to_string(),
+        });
+    }
+    if bid.state != BidState::Open {
+        return Err(ContractError::BidState {
+            id: id.to_string(),
+            state: state_name(bid.state),
+            expected: "open".into(),
+        });
+    }
+
+    end_open_bids(
+        deps.storage,
+        fx,
+        &order.id,
+        BidState::Lost,
+        Some(&id.provider),
+    )?;
+    bid.state = BidState::Active;
+    crate::state::BIDS.save(deps.storage, crate::state::bid_key(&id), &bid)?;
+    PROVIDER_BIDS.remove(deps.storage, (id.provider.clone(), bid.seq));
+    PROVIDER_LEASES.save(deps.storage, (id.provider.clone(), bid.seq), &id)?;
+    order.state = OrderState::Active;
+    order.bids = 0;
+    ORDERS.save(deps.storage, order_key(&order.id), &order)?;
+    OPEN_ORDERS.remove(deps.storage, order.seq);
+
+    let lease = Lease {
+        id: id.clone(),
+        state: LeaseState::Active,
+        price: bid.price,
+        created_at: fx.now,
+        closed_at: None,
+        close_reason: None,
+        reclamation_window: bid.reclamation_window,
+        reclaim_deadline: None,
+    };
+    LEASES.save(deps.storage, lease_key(&id), &lease)?;
+    update_stats(deps.storage, &id.provider, |s| {
+        s.open_bids = s.open_bids.saturating_sub(1);
+        s.active_leases += 1;
+        s.add_rate(&deployment.denom, lease.price);
+    })?;
+    fx.escrow(&escrow::ExecuteMsg::OpenPayment {
+        account: AccountId::Deployment(id.deployment()),
+        lease: id.clone(),
+        payee: id.provider.to_string(),
+        rate: lease.price,
+    })?;
+    fx.events.push(
+        Event::new("lease_created")
+            .add_attribute("lease", id.to_string())
+            .add_attribute("price", lease.price.to_string()),
+    );
+    Ok(lease)
+}
+
+/// The tenant accepts any open bid of its order.
+pub fn create(
+    deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    id: BidId,
+) -> Result<Response, ContractError> {
+    let config = CONFIG.load(deps.storage)?;
+    if info.sender != id.owner {
+        return Err(ContractError::unauthorized(id.owner.to_string()));
+    }
+    let bid = load_bid(deps.storage, &id)?;
+    let mut fx = Effects::new(config.escrow, env.block.time);
+    lease_bid(deps, &mut fx, bid)?;
+    Ok(fx
+        .into_response("create_lease")
+        .add_attribute("lease", id.to_string()))
+}
+
+/// Anyone, once an order's auction window has passed: the lowest price wins, the earliest bid
+/// on a tie. With no bids the auction runs for another window instead.
+pub fn close_auction(
+    deps: DepsMut,
+    env: Env,
+    _info: MessageInfo,
+    order_id: OrderId,
+) -> Result<Response, ContractError> {
+    let config = CONFIG.load(deps.storage)?;
+    let mut order = load_order(deps.storage, &order_id)?;
+    let deployment = load_active_deployment(deps.storage, &order_id.deployment())?;
+    if order.state != OrderState::Open {
+        return Err(ContractError::OrderNotOpen {
+            id: order_id.to_string(),
+        });
+    }
+    let (Some(ends), Some(window)) = (order.auction_ends_at, deployment.auction_window) else {
+        return Err(ContractError::NoAuction {
+            id: order_id.to_string(),
+        });
+    };
+    if env.block.time < ends {
+        return Err(ContractError::AuctionRunning {
+            id: order_id.to_string(),
+            ends_at: ends.seconds(),
+        });
+    }
+    let winner = order_bids(deps.storage, &order_id)?
+        .into_iter()
+        .filter(|b| b.state == BidState::Open)
+        .min_by(|a, b| a.price.cmp(&b.price).then(a.seq.cmp(&b.seq)));
+    let mut fx = Effects::new(config.escrow, env.block.time);
+    let Some(winner) = winner else {
+        order.auction_ends_at = Some(env.block.time.plus_seconds(window));
+        ORDERS.save(deps.storage, order_key(&order_id), &order)?;
+        return Ok(fx
+            .into_response("close_auction")
+            .add_attribute("order", order_id.to_string())
+            .add_attribute("result", "no_bids")
+            .add_attribute(
+                "auction_ends_at",
+                (env.block.time.seconds() + window).to_string(),
+            ));
+    };
+    let lease = lease_bid(deps, &mut fx, winner)?;
+    Ok(fx
+        .into_response("close_auction")
+        .add_attribute("order", order_id.to_string())
+        .add_attribute("lease", lease.id.to_string()))
+}
+
+/// The tenant closes a lease (reason 1); its group, if still open, is re-listed at once.
+pub fn close(
+    deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    id: BidId,
+) -> Result<Response, ContractError> {
+    let config = CONFIG.load(deps.storage)?;
+    if info.sender != id.owner {
+        return Err(ContractError::unauthorized(id.owner.to_string()));
+    }
+    let lease = LEASES
+        .may_load(deps.storage, lease_key(&id))?
+        .ok_or_else(|| ContractError::LeaseNotFound { id: id.to_string() })?;
+    if !matches!(lease.state, LeaseState::Active | LeaseState::Reclaiming) {
+        return Err(ContractError::LeaseState {
+            id: id.to_string(),
+            state: state_name(lease.state),
+            expected: "active".into(),
+        });
+    }
+    let deployment = crate::execute::load_deployment(deps.storage, &id.deployment())?;
+    let mut bid = load_bid(deps.storage, &id)?;
+    let mut fx = Effects::new(config.escrow, env.block.time);
+    end_lease(
+        deps.storage,
+        &mut fx,
+        &mut bid,
+        &deployment.denom,
+        LeaseEnd::Closed(LeaseCloseReason::Owner),
+    )?;
+    close_order(deps.storage, &mut fx, &id.order());
+    let mut group = load_group(deps.storage, &id.group())?;
+    if deployment.state == DeploymentState::Active && group.state == GroupState::Open {
+        open_order(deps.storage, &mut fx, &deployment, &mut group)?;
+    }
+    Ok(fx
+        .into_response("close_lease")
+        .add_attribute("lease", id.to_string()))
+}
+
+/// The provider starts the reclamation window it promised (AEP-82); the lease keeps running and
+/// paying until the deadline, after which `CloseBid` closes it with `reason`.
+pub fn start_reclaim(
+    deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    id: BidId,
+    reason: LeaseCloseReason,
+) -> Result<Response, ContractError> {
+    if info.sender != id.provider {
+        return Err(ContractError::unauthorized(id.provider.to_string()));
+    }
+    if !reason.is_provider_reason() {
+        return Err(ContractError::NotProviderReason {
+            code: reason.code(),
+        });
+    }
+    let mut lease = LEASES
+        .may_load(deps.storage, lease_key(&id))?
+        .ok_or_else(|| ContractError::LeaseNotFound { id: id.to_string() })?;
+    if lease.state != LeaseState::Active {
+        return Err(ContractError::LeaseState {
+            id: id.to_string(),
+            state: state_name(lease.state),
+            expected: "active".into(),
+        });
+    }
+    let window = lease.reclamation_window.unwrap_or_default();
+    let deadline = env.block.time.plus_seconds(window);
+    lease.state = LeaseState::Reclaiming;
+    lease.reclaim_deadline = Some(deadline);
+    lease.close_reason = Some(reason.code());
+    LEASES.save(deps.storage, lease_key(&id), &lease)?;
+    Ok(Response::new()
+        .add_attribute("action", "start_reclaim")
+        .add_attribute("lease", id.to_string())
+        .add_attribute("reason", reason.code().to_string())
+        .add_attribute("deadline", deadline.seconds().to_string()))
+}
+
+/// Anyone: the escrow pays the provider what the lease has accrued, less the take.
+pub fn withdraw(deps: DepsMut, _info: MessageInfo, id: BidId) -> Result<Response, ContractError> {
+    let config = CONFIG.load(deps.storage)?;
+    let lease = LEASES
+        .may_load(deps.storage, lease_key(&id))?
+        .ok_or_else(|| ContractError::LeaseNotFound { id: id.to_string() })?;
+    if !matches!(lease.state, LeaseState::Active | LeaseState::Reclaiming) {
+        return Err(ContractError::LeaseState {
+            id: id.to_string(),
+            state: state_name(lease.state),
+            expected: "active".into(),
+        });
+    }
+    let msg = crate::funds::escrow_call(
+        &config.escrow,
+        &escrow::ExecuteMsg::Withdraw { lease: id.clone() },
+    )?;
+    Ok(Response::new()
+        .add_message(msg)
+        .add_attribute("action", "withdraw_lease")
+        .add_attribute("lease", id.to_string()))
+}

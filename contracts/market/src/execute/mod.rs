@@ -1,0 +1,336 @@
+//! Execute handlers, one module per concept, and the close cascade they share.
+
+pub mod admin;
+pub mod bid;
+pub mod deployment;
+pub mod lease;
+
+use cosmwasm_std::{
+    Addr, CosmosMsg, Decimal256, Event, Order as IterOrder, Response, StdResult, Storage,
+    Timestamp, Uint256,
+};
+use kumo::escrow::{self, AccountId};
+use kumo::market::{
+    Bid, BidState, Deployment, DeploymentState, Group, GroupState, LeaseCloseReason, LeaseState,
+    MarketParams, Order, OrderState,
+};
+use kumo::{BidId, Denom, DeploymentId, GroupId, OrderId};
+
+use crate::error::ContractError;
+use crate::funds::escrow_call;
+use crate::state::{
+    bid_key, deployment_key, group_key, lease_key, order_bids_prefix, order_key, ProviderStats,
+    BIDS, DEPLOYMENTS, GROUPS, LEASES, OPEN_ORDERS, ORDERS, ORDER_SEQ, PROVIDER_BIDS,
+    PROVIDER_LEASES, PROVIDER_STATS,
+};
+
+/// Messages and events a handler accumulates while it cascades through objects.
+pub struct Effects {
+    pub escrow: Addr,
+    pub now: Timestamp,
+    pub msgs: Vec<CosmosMsg>,
+    pub events: Vec<Event>,
+}
+
+impl Effects {
+    pub fn new(escrow: Addr, now: Timestamp) -> Self {
+        Effects {
+            escrow,
+            now,
+            msgs: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    pub fn escrow(&mut self, msg: &escrow::ExecuteMsg) -> StdResult<()> {
+        let m = escrow_call(&self.escrow, msg)?;
+        self.msgs.push(m);
+        Ok(())
+    }
+
+    pub fn into_response(self, action: &str) -> Response {
+        Response::new()
+            .add_attribute("action", action)
+            .add_messages(self.msgs)
+            .add_events(self.events)
+    }
+}
+
+/// How a lease ends in a cascade.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeaseEnd {
+    Closed(LeaseCloseReason),
+    /// The escrow account ran dry (reason 20000); the escrow already closed the payment.
+    InsufficientFunds,
+}
+
+pub fn load_deployment(
+    storage: &dyn Storage,
+    id: &DeploymentId,
+) -> Result<Deployment, ContractError> {
+    DEPLOYMENTS
+        .may_load(storage, deployment_key(id))?
+        .ok_or_else(|| ContractError::DeploymentNotFound { id: id.to_string() })
+}
+
+pub fn load_active_deployment(
+    storage: &dyn Storage,
+    id: &DeploymentId,
+) -> Result<Deployment, ContractError> {
+    let d = load_deployment(storage, id)?;
+    if d.state != DeploymentState::Active {
+        return Err(ContractError::DeploymentClosed { id: id.to_string() });
+    }
+    Ok(d)
+}
+
+pub fn load_group(storage: &dyn Storage, id: &GroupId) -> Result<Group, ContractError> {
+    GROUPS
+        .may_load(storage, group_key(id))?
+        .ok_or_else(|| ContractError::GroupNotFound { id: id.to_string() })
+}
+
+pub fn load_order(storage: &dyn Storage, id: &OrderId) -> Result<Order, ContractError> {
+    ORDERS
+        .may_load(storage, order_key(id))?
+        .ok_or_else(|| ContractError::OrderNotFound { id: id.to_string() })
+}
+
+pub fn load_bid(storage: &dyn Storage, id: &BidId) -> Result<Bid, ContractError> {
+    BIDS.may_load(storage, bid_key(id))?
+        .ok_or_else(|| ContractError::BidNotFound { id: id.to_string() })
+}
+
+/// The bids of one order: at most `order_max_bids`, so loading them all is bounded.
+pub fn order_bids(storage: &dyn Storage, order: &OrderId) -> StdResult<Vec<Bid>> {
+    BIDS.prefix(order_bids_prefix(order))
+        .range(storage, None, None, IterOrder::Ascending)
+        .map(|r| r.map(|(_, b)| b))
+        .collect()
+}
+
+pub fn update_stats(
+    storage: &mut dyn Storage,
+    provider: &Addr,
+    f: impl FnOnce(&mut ProviderStats),
+) -> StdResult<()> {
+    let mut stats = PROVIDER_STATS
+        .may_load(storage, provider.clone())?
+        .unwrap_or_default();
+    f(&mut stats);
+    PROVIDER_STATS.save(storage, provider.clone(), &stats)
+}
+
+/// Converts a price per block into a price per second, rounding down (in the tenant's favour:
+/// bids may not exceed the rounded price).
+pub fn per_second(
+    per_block: Decimal256,
+    params: &MarketParams,
+) -> Result<Decimal256, ContractError> {
+    let atomics = per_block
+        .atomics()
+        .checked_mul(Uint256::from(1000u64))
+        .map_err(|e| ContractError::InvalidDeployment {
+            reason: format!("price overflows: {e}"),
+        })?
+        .checked_div(Uint256::from(params.block_time_ms))
+        .map_err(|e| ContractError::InvalidParams {
+            reason: e.to_string(),
+        })?;
+    Ok(Decimal256::new(atomics))
+}
+
+/// Opens a new order for `group` (its first, or a re-list after a lease or pause ended).
+pub fn open_order(
+    storage: &mut dyn Storage,
+    fx: &mut Effects,
+    deployment: &Deployment,
+    group: &mut Group,
+) -> Result<Order, ContractError> {
+    let seq = ORDER_SEQ.may_load(storage)?.unwrap_or_default() + 1;
+    ORDER_SEQ.save(storage, &seq)?;
+    group.last_oseq += 1;
+    let order = Order {
+        id: group.id.order(group.last_oseq),
+        seq,
+        state: OrderState::Open,
+        price: group.price,
+        auction_ends_at: deployment.auction_window.map(|w| fx.now.plus_seconds(w)),
+        reclamation_min_window: deployment.reclamation_min_window,
+        bids: 0,
+        created_at: fx.now,
+    };
+    ORDERS.save(storage, order_key(&order.id), &order)?;
+    OPEN_ORDERS.save(storage, seq, &order.id)?;
+    GROUPS.save(storage, group_key(&group.id), group)?;
+    let mut event = Event::new("order_created")
+        .add_attribute("order", order.id.to_string())
+        .add_attribute("price", order.price.to_string());
+    if let Some(ends) = order.auction_ends_at {
+        event = event.add_attribute("auction_ends_at", ends.seconds().to_string());
+    }
+    fx.events.push(event);
+    Ok(order)
+}
+
+/// Ends every open bid of an order but `winner`: `Lost` when another bid won, `Closed` when the
+/// order closed. Their deposits are refunded by closing their escrow accounts.
+pub fn end_open_bids(
+    storage: &mut dyn Storage,
+    fx: &mut Effects,
+    order: &OrderId,
+    state: BidState,
+    winner: Option<&Addr>,
+) -> Result<(), ContractError> {
+    for bid in order_bids(storage, order)? {
+        if bid.state != BidState::Open || Some(&bid.id.provider) == winner {
+            continue;
+        }
+        // Terminal: the event is the record (AEP-79 REQ-EVM-029).
+        BIDS.remove(storage, bid_key(&bid.id));
+        PROVIDER_BIDS.remove(storage, (bid.id.provider.clone(), bid.seq));
+        update_stats(storage, &bid.id.provider, |s| {
+            s.open_bids = s.open_bids.saturating_sub(1);
+            s.sub_deposit(&bid.deposit.denom, bid.deposit.amount);
+        })?;
+        fx.escrow(&escrow::ExecuteMsg::CloseAccount {
+            id: AccountId::Bid(bid.id.clone()),
+        })?;
+        fx.events.push(
+            Event::new("bid_closed")
+                .add_attribute("bid", bid.id.to_string())
+                .add_attribute("state", format!("{state:?}").to_lowercase()),
+        );
+    }
+    Ok(())
+}
+
+/// Closes the lease made from `bid` and the bid itself (refunding its deposit); with
+/// `close_payment` also the escrow payment, which pays the provider to the second.
+pub fn end_lease(
+    storage: &mut dyn Storage,
+    fx: &mut Effects,
+    bid: &mut Bid,
+    denom: &Denom,
+    end: LeaseEnd,
+) -> Result<(), ContractError> {
+    let key = lease_key(&bid.id);
+    let Some(lease) = LEASES.may_load(storage, key.clone())? else {
+        return Err(ContractError::LeaseNotFound {
+            id: bid.id.to_string(),
+        });
+    };
+    if matches!(
+        lease.state,
+        LeaseState::Closed | LeaseState::InsufficientFunds
+    ) {
+        return Ok(());
+    }
+    let (state, code) = match end {
+        LeaseEnd::Closed(reason) => {
+            // A reclaiming lease keeps the reason its provider gave when it started.
+            let code = match (lease.state, lease.close_reason) {
+                (LeaseState::Reclaiming, Some(code)) if reason != LeaseCloseReason::Owner => code,
+                _ => reason.code(),
+            };
+            (LeaseState::Closed, code)
+        }
+        LeaseEnd::InsufficientFunds => (
+            LeaseState::InsufficientFunds,
+            LeaseCloseReason::InsufficientFunds.code(),
+        ),
+    };
+    // Terminal: the lease and its bid are deleted once the events below are emitted; the escrow
+    // closes the payment in the same transaction (AEP-79 REQ-EVM-029).
+    LEASES.remove(storage, key);
+    PROVIDER_LEASES.remove(storage, (bid.id.provider.clone(), bid.seq));
+    bid.state = BidState::Closed;
+    BIDS.remove(storage, bid_key(&bid.id));
+    update_stats(storage, &bid.id.provider, |s| {
+        s.active_leases = s.active_leases.saturating_sub(1);
+        s.sub_rate(denom, lease.price);
+        s.sub_deposit(&bid.deposit.denom, bid.deposit.amount);
+    })?;
+    if end != LeaseEnd::InsufficientFunds {
+        fx.escrow(&escrow::ExecuteMsg::ClosePayment {
+            lease: bid.id.clone(),
+        })?;
+    }
+    fx.escrow(&escrow::ExecuteMsg::CloseAccount {
+        id: AccountId::Bid(bid.id.clone()),
+    })?;
+    fx.events.push(
+        Event::new("lease_closed")
+            .add_attribute("lease", bid.id.to_string())
+            .add_attribute("state", format!("{state:?}"))
+            .add_attribute("reason", code.to_string())
+            .add_attribute("price", lease.price.to_string())
+            .add_attribute("created_at", lease.created_at.seconds().to_string()),
+    );
+    Ok(())
+}
+
+/// Closes a group's current order: its open bids close (deposits refunded), its lease ends.
+pub fn close_current_order(
+    storage: &mut dyn Storage,
+    fx: &mut Effects,
+    group: &Group,
+    denom: &Denom,
+    end: LeaseEnd,
+) -> Result<(), ContractError> {
+    if group.last_oseq == 0 {
+        return Ok(());
+    }
+    let id = group.id.order(group.last_oseq);
+    // Closed orders are deleted.
+    let Some(order) = ORDERS.may_load(storage, order_key(&id))? else {
+        return Ok(());
+    };
+    match order.state {
+        OrderState::Closed => {}
+        OrderState::Open => {
+            end_open_bids(storage, fx, &id, BidState::Closed, None)?;
+            OPEN_ORDERS.remove(storage, order.seq);
+        }
+        OrderState::Active => {
+            for mut bid in order_bids(storage, &id)? {
+                if bid.state == BidState::Active {
+                    end_lease(storage, fx, &mut bid, denom, end)?;
+                }
+            }
+        }
+    }
+    close_order(storage, fx, &id);
+    Ok(())
+}
+
+/// Orders are deleted when they close (AEP-79 REQ-EVM-029).
+pub fn close_order(storage: &mut dyn Storage, fx: &mut Effects, id: &OrderId) {
+    ORDERS.remove(storage, order_key(id));
+    fx.events
+        .push(Event::new("order_closed").add_attribute("order", id.to_string()));
+}
+
+/// Moves a group to `state`, closing its current order (and lease) first.
+pub fn end_group(
+    storage: &mut dyn Storage,
+    fx: &mut Effects,
+    group: &mut Group,
+    denom: &Denom,
+    state: GroupState,
+    end: LeaseEnd,
+) -> Result<(), ContractError> {
+    close_current_order(storage, fx, group, denom, end)?;
+    group.state = state;
+    GROUPS.save(storage, group_key(&group.id), group)?;
+    fx.events.push(
+        Event::new("group_state")
+            .add_attribute("group", group.id.to_string())
+            .add_attribute("state", format!("{state:?}")),
+    );
+    Ok(())
+}
+
+pub fn state_name<T: std::fmt::Debug>(state: T) -> String {
+    format!("{state:?}").to_lowercase()
+}

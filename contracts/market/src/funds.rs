@@ -1,0 +1,68 @@
+//! What a message brought: native coins in `info.funds`, or a CW20 `Send` through `Receive`.
+
+use cosmwasm_std::{
+    to_json_binary, Addr, Coin, CosmosMsg, MessageInfo, StdResult, Uint128, WasmMsg,
+};
+use cw20::Cw20ExecuteMsg;
+use kumo::escrow;
+use kumo::Denom;
+
+use crate::error::ContractError;
+
+/// Funds that arrived with a message, and who sent them.
+#[derive(Clone, Debug)]
+pub struct Incoming {
+    pub sender: Addr,
+    pub denom: Denom,
+    pub amount: Uint128,
+}
+
+impl Incoming {
+    /// Exactly one native coin with a positive amount.
+    pub fn native(info: &MessageInfo) -> Result<Self, ContractError> {
+        let coin = cw_utils::one_coin(info)?;
+        Ok(Incoming {
+            sender: info.sender.clone(),
+            denom: Denom::Native(coin.denom),
+            amount: coin.amount,
+        })
+    }
+
+    /// Forwards these funds to the escrow with `msg` (a CW20 `Send` carrying the escrow's
+    /// `ReceiveMsg` for tokens, the message itself with coins attached for native denoms).
+    pub fn forward(
+        &self,
+        escrow_addr: &Addr,
+        native: &escrow::ExecuteMsg,
+        cw20: &escrow::ReceiveMsg,
+    ) -> StdResult<CosmosMsg> {
+        Ok(match &self.denom {
+            Denom::Native(denom) => WasmMsg::Execute {
+                contract_addr: escrow_addr.to_string(),
+                msg: to_json_binary(native)?,
+                funds: vec![Coin::new(self.amount, denom.clone())],
+            }
+            .into(),
+            Denom::Cw20(token) => WasmMsg::Execute {
+                contract_addr: token.to_string(),
+                msg: to_json_binary(&Cw20ExecuteMsg::Send {
+                    contract: escrow_addr.to_string(),
+                    amount: self.amount,
+                    msg: to_json_binary(cw20)?,
+                })?,
+                funds: vec![],
+            }
+            .into(),
+        })
+    }
+}
+
+/// A message to the escrow that carries no funds.
+pub fn escrow_call(escrow_addr: &Addr, msg: &escrow::ExecuteMsg) -> StdResult<CosmosMsg> {
+    Ok(WasmMsg::Execute {
+        contract_addr: escrow_addr.to_string(),
+        msg: to_json_binary(msg)?,
+        funds: vec![],
+    }
+    .into())
+}

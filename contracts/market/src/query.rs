@@ -1,0 +1,223 @@
+//! Queries. Every list takes `start_after` and `limit` (default [`DEFAULT_LIMIT`], at most
+//! [`MAX_LIMIT`]).
+
+use cosmwasm_std::{to_json_binary, Binary, Deps, Env, Order as IterOrder, StdError, StdResult};
+use cw_storage_plus::Bound;
+use kumo::market::{
+    BidResponse, BidsResponse, ConfigResponse, DeploymentResponse, DeploymentsResponse,
+    GroupResponse, LeaseResponse, LeasesResponse, OrderResponse, OrdersResponse,
+    ProviderStatsResponse, QueryMsg,
+};
+use kumo::{BidId, DeploymentId, GroupId};
+
+use crate::state::{
+    bid_key, deployment_key, group_key, lease_key, order_bids_prefix, order_key, BIDS, CONFIG,
+    DEPLOYMENTS, GROUPS, LEASES, OPEN_ORDERS, ORDERS, PARAMS, PROVIDER_BIDS, PROVIDER_LEASES,
+    PROVIDER_STATS,
+};
+
+pub const DEFAULT_LIMIT: u32 = 10;
+pub const MAX_LIMIT: u32 = 30;
+
+fn limit(l: Option<u32>) -> usize {
+    l.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT) as usize
+}
+
+pub fn dispatch(deps: Deps, _env: Env, msg: QueryMsg) -> StdResult<Binary> {
+    match msg {
+        QueryMsg::Config {} => to_json_binary(&config(deps)?),
+        QueryMsg::Deployment { id } => to_json_binary(&deployment(deps, &id)?),
+        QueryMsg::Deployments {
+            owner,
+            start_after,
+            limit: l,
+        } => {
+            let owner = deps.api.addr_validate(&owner)?;
+            let deployments = DEPLOYMENTS
+                .prefix(owner)
+                .range(
+                    deps.storage,
+                    start_after.map(Bound::exclusive),
+                    None,
+                    IterOrder::Ascending,
+                )
+                .take(limit(l))
+                .map(|r| r.map(|(_, d)| d))
+                .collect::<StdResult<_>>()?;
+            to_json_binary(&DeploymentsResponse { deployments })
+        }
+        QueryMsg::Group { id } => to_json_binary(&GroupResponse {
+            group: load_group(deps, &id)?,
+        }),
+        QueryMsg::Order { id } => {
+            let order = ORDERS
+                .may_load(deps.storage, order_key(&id))?
+                .ok_or_else(|| not_found("order", &id))?;
+            to_json_binary(&OrderResponse {
+                order,
+                group: load_group(deps, &id.group())?,
+            })
+        }
+        QueryMsg::OpenOrders {
+            start_after,
+            limit: l,
+        } => {
+            let start = match start_after {
+                Some(id) => Some(Bound::exclusive(
+                    ORDERS
+                        .may_load(deps.storage, order_key(&id))?
+                        .ok_or_else(|| not_found("order", &id))?
+                        .seq,
+                )),
+                None => None,
+            };
+            let orders = OPEN_ORDERS
+                .range(deps.storage, start, None, IterOrder::Ascending)
+                .take(limit(l))
+                .map(|r| {
+                    let (_, id) = r?;
+                    ORDERS.load(deps.storage, order_key(&id))
+                })
+                .collect::<StdResult<_>>()?;
+            to_json_binary(&OrdersResponse { orders })
+        }
+        QueryMsg::Bid { id } => to_json_binary(&BidResponse {
+            bid: BIDS
+                .may_load(deps.storage, bid_key(&id))?
+                .ok_or_else(|| not_found("bid", &id))?,
+        }),
+        QueryMsg::Bids {
+            order,
+            start_after,
+            limit: l,
+        } => {
+            let start = start_after
+                .map(|p| deps.api.addr_validate(&p))
+                .transpose()?
+                .map(Bound::exclusive);
+            let bids = BIDS
+                .prefix(order_bids_prefix(&order))
+                .range(deps.storage, start, None, IterOrder::Ascending)
+                .take(limit(l))
+                .map(|r| r.map(|(_, b)| b))
+                .collect::<StdResult<_>>()?;
+            to_json_binary(&BidsResponse { bids })
+        }
+        QueryMsg::ProviderBids {
+            provider,
+            start_after,
+            limit: l,
+        } => {
+            let provider = deps.api.addr_validate(&provider)?;
+            let start = bid_seq(deps, start_after)?;
+            let bids = PROVIDER_BIDS
+                .prefix(provider)
+                .range(deps.storage, start, None, IterOrder::Ascending)
+                .take(limit(l))
+                .map(|r| {
+                    let (_, id) = r?;
+                    BIDS.load(deps.storage, bid_key(&id))
+                })
+                .collect::<StdResult<_>>()?;
+            to_json_binary(&BidsResponse { bids })
+        }
+        QueryMsg::Lease { id } => to_json_binary(&LeaseResponse {
+            lease: LEASES
+                .may_load(deps.storage, lease_key(&id))?
+                .ok_or_else(|| not_found("lease", &id))?,
+        }),
+        QueryMsg::OwnerLeases {
+            owner,
+            start_after,
+            limit: l,
+        } => {
+            let owner = deps.api.addr_validate(&owner)?;
+            let start =
+                start_after.map(|id| Bound::exclusive((id.dseq, (id.gseq, id.oseq, id.provider))));
+            let leases = LEASES
+                .sub_prefix(owner)
+                .range(deps.storage, start, None, IterOrder::Ascending)
+                .take(limit(l))
+                .map(|r| r.map(|(_, lease)| lease))
+                .collect::<StdResult<_>>()?;
+            to_json_binary(&LeasesResponse { leases })
+        }
+        QueryMsg::ProviderLeases {
+            provider,
+            start_after,
+            limit: l,
+        } => {
+            let provider = deps.api.addr_validate(&provider)?;
+            let start = bid_seq(deps, start_after)?;
+            let leases = PROVIDER_LEASES
+                .prefix(provider)
+                .range(deps.storage, start, None, IterOrder::Ascending)
+                .take(limit(l))
+                .map(|r| {
+                    let (_, id) = r?;
+                    LEASES.load(deps.storage, lease_key(&id))
+                })
+                .collect::<StdResult<_>>()?;
+            to_json_binary(&LeasesResponse { leases })
+        }
+        QueryMsg::ProviderStats { provider } => {
+            let provider = deps.api.addr_validate(&provider)?;
+            let s = PROVIDER_STATS
+                .may_load(deps.storage, provider)?
+                .unwrap_or_default();
+            to_json_binary(&ProviderStatsResponse {
+                active_leases: s.active_leases,
+                open_bids: s.open_bids,
+                lease_rates: s.lease_rates,
+                bid_deposits: s.bid_deposits,
+            })
+        }
+    }
+}
+
+fn not_found(what: &str, id: &impl std::fmt::Display) -> StdError {
+    StdError::not_found(format!("{what} {id}"))
+}
+
+fn config(deps: Deps) -> StdResult<ConfigResponse> {
+    let c = CONFIG.load(deps.storage)?;
+    Ok(ConfigResponse {
+        owner: c.owner,
+        registry: c.registry,
+        escrow: c.escrow,
+        staking: c.staking,
+        guardian: c.guardian,
+        params: PARAMS.load(deps.storage)?,
+        paused: c.paused,
+    })
+}
+
+fn deployment(deps: Deps, id: &DeploymentId) -> StdResult<DeploymentResponse> {
+    let deployment = DEPLOYMENTS
+        .may_load(deps.storage, deployment_key(id))?
+        .ok_or_else(|| not_found("deployment", id))?;
+    // Bounded by `max_groups`.
+    let groups = GROUPS
+        .prefix((id.owner.clone(), id.dseq))
+        .range(deps.storage, None, None, IterOrder::Ascending)
+        .map(|r| r.map(|(_, g)| g))
+        .collect::<StdResult<_>>()?;
+    Ok(DeploymentResponse { deployment, groups })
+}
+
+fn load_group(deps: Deps, id: &GroupId) -> StdResult<kumo::market::Group> {
+    GROUPS
+        .may_load(deps.storage, group_key(id))?
+        .ok_or_else(|| not_found("group", id))
+}
+
+/// Provider lists are ordered by bid number; `start_after` names a bid, so look its number up.
+fn bid_seq(deps: Deps, start_after: Option<BidId>) -> StdResult<Option<Bound<'static, u64>>> {
+    start_after
+        .map(|id| {
+            BIDS.may_load(deps.storage, bid_key(&id))?
+                .map(|b| Bound::exclusive(b.seq))
+                .ok_or_else(|| not_found("bid", &id))
+        })
+        .transpose()
+}

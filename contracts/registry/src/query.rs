@@ -1,0 +1,123 @@
+//! Queries; lists take `start_after` and `limit` (default 10, at most 30).
+
+use cosmwasm_std::{to_json_binary, Binary, Deps, Order, StdError, StdResult};
+use cw_storage_plus::Bound;
+use kumo::registry::{
+    AuditedAttributes, AuditedAttributesListResponse, AuditedAttributesResponse, ConfigResponse,
+    MatchInfoResponse, ProviderResponse, ProvidersResponse, QueryMsg,
+};
+
+use crate::state::{AUDITS, CONFIG, PROVIDERS};
+
+pub const DEFAULT_LIMIT: u32 = 10;
+pub const MAX_LIMIT: u32 = 30;
+
+fn limit(l: Option<u32>) -> usize {
+    l.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT) as usize
+}
+
+pub fn dispatch(deps: Deps, msg: QueryMsg) -> StdResult<Binary> {
+    match msg {
+        QueryMsg::Config {} => {
+            let c = CONFIG.load(deps.storage)?;
+            to_json_binary(&ConfigResponse {
+                owner: c.owner,
+                market: c.market,
+                limits: c.limits,
+            })
+        }
+        QueryMsg::Provider { address } => {
+            let addr = deps.api.addr_validate(&address)?;
+            let provider = PROVIDERS
+                .may_load(deps.storage, addr)?
+                .ok_or_else(|| StdError::not_found(format!("provider {address}")))?;
+            to_json_binary(&ProviderResponse { provider })
+        }
+        QueryMsg::Providers {
+            start_after,
+            limit: l,
+        } => {
+            let start = start_after
+                .map(|a| deps.api.addr_validate(&a))
+                .transpose()?
+                .map(Bound::exclusive);
+            let providers = PROVIDERS
+                .range(deps.storage, start, None, Order::Ascending)
+                .take(limit(l))
+                .map(|r| r.map(|(_, p)| p))
+                .collect::<StdResult<_>>()?;
+            to_json_binary(&ProvidersResponse { providers })
+        }
+        QueryMsg::AuditedAttributes { provider, auditor } => {
+            let provider = deps.api.addr_validate(&provider)?;
+            let auditor = deps.api.addr_validate(&auditor)?;
+            let attributes = AUDITS
+                .may_load(deps.storage, (provider.clone(), auditor.clone()))?
+                .ok_or_else(|| {
+                    StdError::not_found(format!("attributes {auditor} signed for {provider}"))
+                })?;
+            to_json_binary(&AuditedAttributesResponse {
+                audited: AuditedAttributes {
+                    provider,
+                    auditor,
+                    attributes,
+                },
+            })
+        }
+        QueryMsg::ProviderAudits {
+            provider,
+            start_after,
+            limit: l,
+        } => {
+            let provider = deps.api.addr_validate(&provider)?;
+            let start = start_after
+                .map(|a| deps.api.addr_validate(&a))
+                .transpose()?
+                .map(Bound::exclusive);
+            let audits = AUDITS
+                .prefix(provider.clone())
+                .range(deps.storage, start, None, Order::Ascending)
+                .take(limit(l))
+                .map(|r| {
+                    r.map(|(auditor, attributes)| AuditedAttributes {
+                        provider: provider.clone(),
+                        auditor,
+                        attributes,
+                    })
+                })
+                .collect::<StdResult<_>>()?;
+            to_json_binary(&AuditedAttributesListResponse { audits })
+        }
+        QueryMsg::MatchInfo { provider, auditors } => {
+            let max = CONFIG.load(deps.storage)?.limits.max_auditors_per_provider;
+            if auditors.len() > max as usize {
+                return Err(StdError::generic_err(format!(
+                    "{} auditors asked for; at most {max} are allowed",
+                    auditors.len()
+                )));
+            }
+            // Invalid addresses cannot have signed anything; a deployment may name any string.
+            let provider_addr = deps.api.addr_validate(&provider)?;
+            let found = PROVIDERS.may_load(deps.storage, provider_addr.clone())?;
+            let mut audits = Vec::new();
+            for a in auditors {
+                let Ok(auditor) = deps.api.addr_validate(&a) else {
+                    continue;
+                };
+                if let Some(attributes) =
+                    AUDITS.may_load(deps.storage, (provider_addr.clone(), auditor.clone()))?
+                {
+                    audits.push(AuditedAttributes {
+                        provider: provider_addr.clone(),
+                        auditor,
+                        attributes,
+                    });
+                }
+            }
+            to_json_binary(&MatchInfoResponse {
+                provider: found,
+                audits,
+            })
+        }
+    }
+}

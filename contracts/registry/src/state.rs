@@ -1,0 +1,19 @@
+use cosmwasm_schema::cw_serde;
+use cosmwasm_std::Addr;
+use cw_storage_plus::{Item, Map};
+use kumo::registry::{Provider, RegistryLimits};
+use kumo::Attribute;
+
+#[cw_serde]
+pub struct Config {
+    pub owner: Addr,
+    pub market: Option<Addr>,
+    pub limits: RegistryLimits,
+}
+
+pub const CONFIG: Item<Config> = Item::new("config");
+pub const PROVIDERS: Map<Addr, Provider> = Map::new("providers");
+/// What each auditor signed for each provider: `(provider, auditor)`, sorted by key.
+pub const AUDITS: Map<(Addr, Addr), Vec<Attribute>> = Map::new("audits");
+/// How many auditors signed for a provider, so the bound is checked in O(1).
+pub const AUDITOR_COUNT: Map<Addr, u32> = Map::new("auditor_count");

@@ -1,0 +1,575 @@
+//! Random operation sequences against the wired contracts. After every step: the escrow's books
+//! match its bank balance to the unit (deposits = withdrawn + take + refunded + balances), the
+//! market invariants I-MK-1..5 of AEP-79 hold, provider counters match the lists, and nothing
+//! panicked (a contract panic fails the test; errors must be typed).
+//!
+//! 1,000 sequences per run; set `KUMO_PROPTEST_CASES` for more.
+
+use cosmwasm_std::{coins, Addr, Decimal256, Uint128};
+use kumo::escrow::{self, AccountId};
+use kumo::market::{self, BidState, LeaseCloseReason, LeaseState, OrderState};
+use kumo::{BidId, DeploymentId};
+use kumo_tests::{Suite, DENOM, FUNDED, STARTING_BALANCE};
+use proptest::prelude::*;
+
+const HELLO: &str = include_str!("../../examples/hello.yaml");
+const TENANTS: [&str; 2] = ["tenant", "tenant2"];
+const PROVIDERS: [&str; 3] = ["provider1", "provider2", "provider3"];
+
+#[derive(Clone, Debug)]
+enum Op {
+    Create {
+        tenant: usize,
+        deposit: u128,
+        auction: bool,
+    },
+    Bid {
+        provider: usize,
+        pick: usize,
+        price: u64,
+        reclaim: bool,
+    },
+    Lease {
+        pick: usize,
+    },
+    CloseAuction {
+        pick: usize,
+    },
+    CloseLease {
+        pick: usize,
+    },
+    ProviderClose {
+        provider: usize,
+        pick: usize,
+    },
+    StartReclaim {
+        pick: usize,
+    },
+    Deposit {
+        pick: usize,
+        amount: u128,
+    },
+    Withdraw {
+        pick: usize,
+    },
+    Settle {
+        pick: usize,
+    },
+    Advance {
+        seconds: u64,
+    },
+    CloseDeployment {
+        pick: usize,
+    },
+    PauseGroup {
+        pick: usize,
+    },
+    StartGroup {
+        pick: usize,
+    },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => (0..2usize, 5_000_000u128..20_000_000, any::<bool>())
+            .prop_map(|(tenant, deposit, auction)| Op::Create { tenant, deposit, auction }),
+        6 => (0..3usize, any::<usize>(), 1u64..=17, proptest::bool::weighted(0.2))
+            .prop_map(|(provider, pick, price, reclaim)| Op::Bid { provider, pick, price, reclaim }),
+        4 => any::<usize>().prop_map(|pick| Op::Lease { pick }),
+        1 => any::<usize>().prop_map(|pick| Op::CloseAuction { pick }),
+        1 => any::<usize>().prop_map(|pick| Op::CloseLease { pick }),
+        1 => (0..3usize, any::<usize>()).prop_map(|(provider, pick)| Op::ProviderClose { provider, pick }),
+        1 => any::<usize>().prop_map(|pick| Op::StartReclaim { pick }),
+        1 => (any::<usize>(), 1u128..5_000_000).prop_map(|(pick, amount)| Op::Deposit { pick, amount }),
+        1 => any::<usize>().prop_map(|pick| Op::Withdraw { pick }),
+        1 => any::<usize>().prop_map(|pick| Op::Settle { pick }),
+        3 => prop_oneof![1u64..100, 100u64..10_000, 10_000u64..400_000]
+            .prop_map(|seconds| Op::Advance { seconds }),
+        1 => any::<usize>().prop_map(|pick| Op::CloseDeployment { pick }),
+        1 => any::<usize>().prop_map(|pick| Op::PauseGroup { pick }),
+        1 => any::<usize>().prop_map(|pick| Op::StartGroup { pick }),
+    ]
+}
+
+fn pick<T: Clone>(items: &[T], i: usize) -> Option<T> {
+    (!items.is_empty()).then(|| items[i % items.len()].clone())
+}
+
+struct World {
+    suite: Suite,
+}
+
+impl World {
+    fn new() -> Self {
+        let mut suite = Suite::new();
+        for p in PROVIDERS {
+            suite.register_provider(p, &[("region", "local")]).unwrap();
+        }
+        World { suite }
+    }
+
+    fn q<T: serde::de::DeserializeOwned>(&self, contract: &Addr, msg: &impl serde::Serialize) -> T {
+        self.suite
+            .app
+            .wrap()
+            .query_wasm_smart(contract, msg)
+            .unwrap()
+    }
+
+    /// Every page of a paginated list, following `start_after`.
+    fn all_pages<T, K>(
+        &self,
+        mut page: impl FnMut(Option<K>) -> Vec<T>,
+        key: impl Fn(&T) -> K,
+    ) -> Vec<T> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let items = page(start.take());
+            if items.is_empty() {
+                return out;
+            }
+            start = items.last().map(&key);
+            out.extend(items);
+        }
+    }
+
+    fn deployments(&self) -> Vec<DeploymentId> {
+        let market = self.suite.market.clone();
+        TENANTS
+            .iter()
+            .flat_map(|t| {
+                let owner = self.suite.addr(t).to_string();
+                self.all_pages(
+                    |start| {
+                        self.q::<market::DeploymentsResponse>(
+                            &market,
+                            &market::QueryMsg::Deployments {
+                                owner: owner.clone(),
+                                start_after: start,
+                                limit: Some(7),
+                            },
+                        )
+                        .deployments
+                    },
+                    |d| d.id.dseq,
+                )
+            })
+            .map(|d| d.id)
+            .collect()
+    }
+
+    fn open_orders(&self) -> Vec<market::Order> {
+        let market = self.suite.market.clone();
+        self.all_pages(
+            |start| {
+                self.q::<market::OrdersResponse>(
+                    &market,
+                    &market::QueryMsg::OpenOrders {
+                        start_after: start,
+                        limit: Some(7),
+                    },
+                )
+                .orders
+            },
+            |o| o.id.clone(),
+        )
+    }
+
+    fn bids_of(&self, order: &kumo::OrderId) -> Vec<market::Bid> {
+        let market = self.suite.market.clone();
+        self.all_pages(
+            |start| {
+                self.q::<market::BidsResponse>(
+                    &market,
+                    &market::QueryMsg::Bids {
+                        order: order.clone(),
+                        start_after: start,
+                        limit: Some(3),
+                    },
+                )
+                .bids
+            },
+            |b| b.id.provider.to_string(),
+        )
+    }
+
+    fn provider_bids(&self, provider: &str) -> Vec<market::Bid> {
+        let market = self.suite.market.clone();
+        let addr = self.suite.addr(provider).to_string();
+        self.all_pages(
+            |start| {
+                self.q::<market::BidsResponse>(
+                    &market,
+                    &market::QueryMsg::ProviderBids {
+                        provider: addr.clone(),
+                        start_after: start,
+                        limit: Some(4),
+                    },
+                )
+                .bids
+            },
+            |b| b.id.clone(),
+        )
+    }
+
+    fn provider_leases(&self, provider: &str) -> Vec<market::Lease> {
+        let market = self.suite.market.clone();
+        let addr = self.suite.addr(provider).to_string();
+        self.all_pages(
+            |start| {
+                self.q::<market::LeasesResponse>(
+                    &market,
+                    &market::QueryMsg::ProviderLeases {
+                        provider: addr.clone(),
+                        start_after: start,
+                        limit: Some(4),
+                    },
+                )
+                .leases
+            },
+            |l| l.id.clone(),
+        )
+    }
+
+    fn leases(&self) -> Vec<market::Lease> {
+        PROVIDERS
+            .iter()
+            .flat_map(|p| self.provider_leases(p))
+            .collect()
+    }
+
+    fn open_bids(&self) -> Vec<market::Bid> {
+        PROVIDERS
+            .iter()
+            .flat_map(|p| self.provider_bids(p))
+            .collect()
+    }
+
+    fn run(&mut self, op: &Op) {
+        let market = self.suite.market.clone();
+        // Errors are expected (most random operations are invalid); panics are not.
+        let r = match op.clone() {
+            Op::Create {
+                tenant,
+                deposit,
+                auction,
+            } => self
+                .suite
+                .create_deployment(
+                    TENANTS[tenant],
+                    Suite::groups_from_sdl(HELLO, DENOM),
+                    deposit,
+                    DENOM,
+                    auction.then_some(300),
+                )
+                .map(|_| ()),
+            Op::Bid {
+                provider,
+                pick: i,
+                price,
+                reclaim,
+            } => {
+                let Some(order) = pick(&self.open_orders(), i) else {
+                    return;
+                };
+                self.suite
+                    .exec(
+                        PROVIDERS[provider],
+                        &market,
+                        &market::ExecuteMsg::CreateBid(market::NewBid {
+                            order: order.id,
+                            price: Decimal256::from_ratio(price, 1u64),
+                            reclamation_window: reclaim.then_some(3_600),
+                            offer: vec![],
+                        }),
+                        &coins(500_000, DENOM),
+                    )
+                    .map(|_| ())
+            }
+            Op::Lease { pick: i } => {
+                let Some(bid) = pick(&self.open_bids(), i) else {
+                    return;
+                };
+                let tenant = TENANTS
+                    .iter()
+                    .find(|t| self.suite.addr(t) == bid.id.owner)
+                    .unwrap();
+                self.suite.create_lease(tenant, &bid.id).map(|_| ())
+            }
+            Op::CloseAuction { pick: i } => {
+                let Some(order) = pick(&self.open_orders(), i) else {
+                    return;
+                };
+                self.suite
+                    .exec(
+                        "keeper",
+                        &market,
+                        &market::ExecuteMsg::CloseAuction { order: order.id },
+                        &[],
+                    )
+                    .map(|_| ())
+            }
+            Op::CloseLease { pick: i } => {
+                let Some(lease) = pick(&self.leases(), i) else {
+                    return;
+                };
+                let tenant = TENANTS
+                    .iter()
+                    .find(|t| self.suite.addr(t) == lease.id.owner)
+                    .unwrap();
+                self.suite.close_lease(tenant, &lease.id).map(|_| ())
+            }
+            Op::ProviderClose { provider, pick: i } => {
+                let p = PROVIDERS[provider];
+                let mut ids: Vec<BidId> = self.provider_bids(p).into_iter().map(|b| b.id).collect();
+                ids.extend(self.provider_leases(p).into_iter().map(|l| l.id));
+                let Some(id) = pick(&ids, i) else { return };
+                self.suite
+                    .exec(
+                        p,
+                        &market,
+                        &market::ExecuteMsg::CloseBid {
+                            bid: id,
+                            reason: None,
+                        },
+                        &[],
+                    )
+                    .map(|_| ())
+            }
+            Op::StartReclaim { pick: i } => {
+                let Some(lease) = pick(&self.leases(), i) else {
+                    return;
+                };
+                let p = PROVIDERS
+                    .iter()
+                    .find(|p| self.suite.addr(p) == lease.id.provider)
+                    .unwrap();
+                self.suite
+                    .exec(
+                        p,
+                        &market,
+                        &market::ExecuteMsg::StartReclaim {
+                            lease: lease.id,
+                            reason: LeaseCloseReason::Unstable,
+                        },
+                        &[],
+                    )
+                    .map(|_| ())
+            }
+            Op::Deposit { pick: i, amount } => {
+                let Some(d) = pick(&self.deployments(), i) else {
+                    return;
+                };
+                self.suite.deposit("sponsor", &d, amount, DENOM).map(|_| ())
+            }
+            Op::Withdraw { pick: i } => {
+                let Some(lease) = pick(&self.leases(), i) else {
+                    return;
+                };
+                self.suite.withdraw_lease("keeper", &lease.id).map(|_| ())
+            }
+            Op::Settle { pick: i } => {
+                let Some(d) = pick(&self.deployments(), i) else {
+                    return;
+                };
+                self.suite.settle("keeper", &d).map(|_| ())
+            }
+            Op::Advance { seconds } => {
+                self.suite.advance_seconds(seconds);
+                Ok(())
+            }
+            Op::CloseDeployment { pick: i } => {
+                let Some(d) = pick(&self.deployments(), i) else {
+                    return;
+                };
+                let tenant = TENANTS
+                    .iter()
+                    .find(|t| self.suite.addr(t) == d.owner)
+                    .unwrap();
+                self.suite.close_deployment(tenant, d.dseq).map(|_| ())
+            }
+            Op::PauseGroup { pick: i } | Op::StartGroup { pick: i } => {
+                let Some(d) = pick(&self.deployments(), i) else {
+                    return;
+                };
+                let tenant = TENANTS
+                    .iter()
+                    .find(|t| self.suite.addr(t) == d.owner)
+                    .unwrap();
+                let msg = if matches!(op, Op::PauseGroup { .. }) {
+                    market::ExecuteMsg::PauseGroup {
+                        dseq: d.dseq,
+                        gseq: 1,
+                    }
+                } else {
+                    market::ExecuteMsg::StartGroup {
+                        dseq: d.dseq,
+                        gseq: 1,
+                    }
+                };
+                self.suite.exec(tenant, &market, &msg, &[]).map(|_| ())
+            }
+        };
+        if std::env::var("KUMO_PROPTEST_TRACE").is_ok() {
+            eprintln!(
+                "{op:?} -> {:?}",
+                r.as_ref().map_err(|e| e.root_cause().to_string())
+            );
+        }
+    }
+
+    fn account(&self, id: AccountId) -> escrow::Account {
+        self.q::<escrow::AccountResponse>(&self.suite.escrow, &escrow::QueryMsg::Account { id })
+            .account
+    }
+
+    fn check(&self) -> Result<(), TestCaseError> {
+        let escrow_addr = self.suite.escrow.clone();
+        let market_addr = self.suite.market.clone();
+        let now = self.suite.app.block_info().time;
+        let params: market::ConfigResponse = self.q(&market_addr, &market::QueryMsg::Config {});
+        let max_bids = params.params.order_max_bids;
+
+        // Bank conservation over everyone: nothing minted, nothing burned, nothing stuck in the
+        // market.
+        let mut total: u128 = FUNDED
+            .iter()
+            .map(|n| self.suite.balance(&self.suite.addr(n), DENOM))
+            .sum();
+        total += self.suite.balance(&self.suite.treasury, DENOM);
+        let escrow_balance = self.suite.balance(&escrow_addr, DENOM);
+        total += escrow_balance;
+        prop_assert_eq!(total, STARTING_BALANCE * FUNDED.len() as u128);
+        prop_assert_eq!(self.suite.balance(&market_addr, DENOM), 0);
+
+        // The escrow's books: every live account (deployments and bids) holds what its depositors
+        // and payments are owed, and together they are exactly the escrow's balance.
+        let mut held = Uint128::zero();
+        let deployments = self.deployments();
+        let leases = self.leases();
+        for d in &deployments {
+            let account = self.account(AccountId::Deployment(d.clone()));
+            let depositors = account
+                .depositors
+                .iter()
+                .fold(Decimal256::zero(), |a, d| a + d.balance);
+            prop_assert_eq!(depositors, account.balance);
+            let payments: escrow::PaymentsResponse = self.q(
+                &escrow_addr,
+                &escrow::QueryMsg::Payments {
+                    account: AccountId::Deployment(d.clone()),
+                },
+            );
+            let owed = payments
+                .payments
+                .iter()
+                .fold(Decimal256::zero(), |a, p| a + p.balance);
+            prop_assert_eq!(
+                Decimal256::from_ratio(account.held, 1u128),
+                account.balance + owed
+            );
+            held += account.held;
+            // The account streams exactly its leases' prices.
+            let rate = leases
+                .iter()
+                .filter(|l| l.id.deployment() == *d)
+                .fold(Decimal256::zero(), |a, l| a + l.price);
+            prop_assert_eq!(account.rate, rate);
+        }
+        let open_bids = self.open_bids();
+        for bid in open_bids.iter().chain(
+            leases
+                .iter()
+                .map(|l| {
+                    self.q::<market::BidResponse>(
+                        &market_addr,
+                        &market::QueryMsg::Bid { id: l.id.clone() },
+                    )
+                    .bid
+                })
+                .collect::<Vec<_>>()
+                .iter(),
+        ) {
+            // I-MK-2: every open or active bid has an open escrow account with its deposit.
+            let account = self.account(AccountId::Bid(bid.id.clone()));
+            prop_assert_eq!(account.state, escrow::AccountState::Open);
+            prop_assert_eq!(account.held, bid.deposit.amount);
+            held += account.held;
+        }
+        prop_assert_eq!(held.u128(), escrow_balance, "escrow books vs bank balance");
+
+        // I-MK-1: an order is active iff exactly one of its bids is active iff a live lease
+        // exists for that bid; open orders have only open bids. I-MK-3: at most
+        // `order_max_bids` open bids.
+        for order in self.open_orders() {
+            let bids = self.bids_of(&order.id);
+            prop_assert!(bids.iter().all(|b| b.state == BidState::Open));
+            prop_assert_eq!(bids.len() as u32, order.bids);
+            prop_assert!(order.bids <= max_bids);
+        }
+        for lease in &leases {
+            prop_assert!(matches!(
+                lease.state,
+                LeaseState::Active | LeaseState::Reclaiming
+            ));
+            let order: market::OrderResponse = self.q(
+                &market_addr,
+                &market::QueryMsg::Order {
+                    id: lease.id.order(),
+                },
+            );
+            prop_assert_eq!(order.order.state, OrderState::Active);
+            let bids = self.bids_of(&lease.id.order());
+            prop_assert_eq!(bids.len(), 1);
+            prop_assert_eq!(bids[0].state, BidState::Active);
+            prop_assert_eq!(&bids[0].id, &lease.id);
+            // I-MK-5: the lease price is the bid price.
+            prop_assert_eq!(lease.price, bids[0].price);
+            // I-MK-4: a reclaiming lease has a deadline one window after it started.
+            if lease.state == LeaseState::Reclaiming {
+                let deadline = lease.reclaim_deadline.expect("deadline");
+                let window = lease.reclamation_window.unwrap_or_default();
+                prop_assert!(deadline.seconds() <= now.seconds() + window);
+                prop_assert!(deadline.seconds() >= lease.created_at.seconds() + window);
+            }
+            // The escrow pays it at its price.
+            let payment: escrow::PaymentResponse = self.q(
+                &escrow_addr,
+                &escrow::QueryMsg::Payment {
+                    lease: lease.id.clone(),
+                },
+            );
+            prop_assert_eq!(payment.payment.rate, lease.price);
+        }
+        // O(1) provider counters agree with the lists.
+        for p in PROVIDERS {
+            let stats = self.suite.provider_stats(p);
+            prop_assert_eq!(stats.open_bids, self.provider_bids(p).len() as u64);
+            prop_assert_eq!(stats.active_leases, self.provider_leases(p).len() as u64);
+        }
+        Ok(())
+    }
+}
+
+fn cases() -> u32 {
+    std::env::var("KUMO_PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_operations_keep_the_books_and_the_market_consistent(
+        ops in proptest::collection::vec(op(), 5..40)
+    ) {
+        let mut world = World::new();
+        for op in &ops {
+            world.run(op);
+            world.check()?;
+        }
+    }
+}
