@@ -93,7 +93,4 @@ pub enum ContractError {
 
     #[error("{got} TLS pins given; at most {max} are allowed")]
     TooManyPins { got: usize, max: u32 },
-
-    #[error("{got} auditors asked for; at most {max} are allowed")]
-    TooManyAuditorsRequested { got: usize, max: u32 },
 }

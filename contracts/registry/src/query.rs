@@ -11,6 +11,9 @@ use crate::state::{AUDITS, CONFIG, PROVIDERS};
 
 pub const DEFAULT_LIMIT: u32 = 10;
 pub const MAX_LIMIT: u32 = 30;
+/// Auditors one `MatchInfo` may ask about: a fixed bound (the market caps a group's `signedBy`
+/// at 32), independent of the governance-set limits so that lowering them cannot break bidding.
+pub const MAX_MATCH_AUDITORS: usize = 64;
 
 fn limit(l: Option<u32>) -> usize {
     l.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT) as usize
@@ -89,8 +92,8 @@ pub fn dispatch(deps: Deps, msg: QueryMsg) -> StdResult<Binary> {
             to_json_binary(&AuditedAttributesListResponse { audits })
         }
         QueryMsg::MatchInfo { provider, auditors } => {
-            let max = CONFIG.load(deps.storage)?.limits.max_auditors_per_provider;
-            if auditors.len() > max as usize {
+            let max = MAX_MATCH_AUDITORS;
+            if auditors.len() > max {
                 return Err(StdError::generic_err(format!(
                     "{} auditors asked for; at most {max} are allowed",
                     auditors.len()
