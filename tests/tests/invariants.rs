@@ -9,7 +9,7 @@ use cosmwasm_std::{coins, Addr, Decimal256, Uint128};
 use kumo::escrow::{self, AccountId};
 use kumo::market::{self, BidState, LeaseCloseReason, LeaseState, OrderState};
 use kumo::{BidId, DeploymentId};
-use kumo_tests::{Suite, DENOM, FUNDED, STARTING_BALANCE};
+use kumo_tests::{event_values, Suite, DENOM, FUNDED, STARTING_BALANCE};
 use proptest::prelude::*;
 
 const HELLO: &str = include_str!("../../examples/hello.yaml");
@@ -67,6 +67,13 @@ enum Op {
     StartGroup {
         pick: usize,
     },
+    Grant {
+        amount: u128,
+    },
+    AllowanceDeposit {
+        pick: usize,
+        amount: u128,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -88,6 +95,9 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(|pick| Op::CloseDeployment { pick }),
         1 => any::<usize>().prop_map(|pick| Op::PauseGroup { pick }),
         1 => any::<usize>().prop_map(|pick| Op::StartGroup { pick }),
+        1 => (1u128..3_000_000).prop_map(|amount| Op::Grant { amount }),
+        1 => (any::<usize>(), 1u128..3_000_000)
+            .prop_map(|(pick, amount)| Op::AllowanceDeposit { pick, amount }),
     ]
 }
 
@@ -97,6 +107,9 @@ fn pick<T: Clone>(items: &[T], i: usize) -> Option<T> {
 
 struct World {
     suite: Suite,
+    /// Everything that entered escrow accounts, and everything that left them, from the events.
+    deposited: u128,
+    paid_out: u128,
 }
 
 impl World {
@@ -105,7 +118,11 @@ impl World {
         for p in PROVIDERS {
             suite.register_provider(p, &[("region", "local")]).unwrap();
         }
-        World { suite }
+        World {
+            suite,
+            deposited: 0,
+            paid_out: 0,
+        }
     }
 
     fn q<T: serde::de::DeserializeOwned>(&self, contract: &Addr, msg: &impl serde::Serialize) -> T {
@@ -256,14 +273,18 @@ impl World {
                 auction,
             } => self
                 .suite
-                .create_deployment(
+                .exec(
                     TENANTS[tenant],
-                    Suite::groups_from_sdl(HELLO, DENOM),
-                    deposit,
-                    DENOM,
-                    auction.then_some(300),
+                    &market,
+                    &market::ExecuteMsg::CreateDeployment(market::NewDeployment {
+                        groups: Suite::groups_from_sdl(HELLO, DENOM),
+                        version: cosmwasm_std::HexBinary::from(vec![7u8; 32]),
+                        auction_window: auction.then_some(300),
+                        reclamation_min_window: None,
+                    }),
+                    &coins(deposit, DENOM),
                 )
-                .map(|_| ()),
+                .map(Some),
             Op::Bid {
                 provider,
                 pick: i,
@@ -285,7 +306,7 @@ impl World {
                         }),
                         &coins(500_000, DENOM),
                     )
-                    .map(|_| ())
+                    .map(Some)
             }
             Op::Lease { pick: i } => {
                 let Some(bid) = pick(&self.open_bids(), i) else {
@@ -295,7 +316,7 @@ impl World {
                     .iter()
                     .find(|t| self.suite.addr(t) == bid.id.owner)
                     .unwrap();
-                self.suite.create_lease(tenant, &bid.id).map(|_| ())
+                self.suite.create_lease(tenant, &bid.id).map(Some)
             }
             Op::CloseAuction { pick: i } => {
                 let Some(order) = pick(&self.open_orders(), i) else {
@@ -308,7 +329,7 @@ impl World {
                         &market::ExecuteMsg::CloseAuction { order: order.id },
                         &[],
                     )
-                    .map(|_| ())
+                    .map(Some)
             }
             Op::CloseLease { pick: i } => {
                 let Some(lease) = pick(&self.leases(), i) else {
@@ -318,7 +339,7 @@ impl World {
                     .iter()
                     .find(|t| self.suite.addr(t) == lease.id.owner)
                     .unwrap();
-                self.suite.close_lease(tenant, &lease.id).map(|_| ())
+                self.suite.close_lease(tenant, &lease.id).map(Some)
             }
             Op::ProviderClose { provider, pick: i } => {
                 let p = PROVIDERS[provider];
@@ -335,7 +356,7 @@ impl World {
                         },
                         &[],
                     )
-                    .map(|_| ())
+                    .map(Some)
             }
             Op::StartReclaim { pick: i } => {
                 let Some(lease) = pick(&self.leases(), i) else {
@@ -355,29 +376,63 @@ impl World {
                         },
                         &[],
                     )
-                    .map(|_| ())
+                    .map(Some)
             }
             Op::Deposit { pick: i, amount } => {
                 let Some(d) = pick(&self.deployments(), i) else {
                     return;
                 };
-                self.suite.deposit("sponsor", &d, amount, DENOM).map(|_| ())
+                self.suite.deposit("sponsor", &d, amount, DENOM).map(Some)
             }
             Op::Withdraw { pick: i } => {
                 let Some(lease) = pick(&self.leases(), i) else {
                     return;
                 };
-                self.suite.withdraw_lease("keeper", &lease.id).map(|_| ())
+                self.suite.withdraw_lease("keeper", &lease.id).map(Some)
             }
             Op::Settle { pick: i } => {
                 let Some(d) = pick(&self.deployments(), i) else {
                     return;
                 };
-                self.suite.settle("keeper", &d).map(|_| ())
+                self.suite.settle("keeper", &d).map(Some)
             }
             Op::Advance { seconds } => {
                 self.suite.advance_seconds(seconds);
-                Ok(())
+                Ok(None)
+            }
+            Op::Grant { amount } => {
+                let escrow = self.suite.escrow.clone();
+                let grantee = self.suite.addr("tenant").to_string();
+                self.suite
+                    .exec(
+                        "sponsor",
+                        &escrow,
+                        &escrow::ExecuteMsg::GrantAllowance {
+                            grantee,
+                            expires: None,
+                        },
+                        &coins(amount, DENOM),
+                    )
+                    .map(Some)
+            }
+            Op::AllowanceDeposit { pick: i, amount } => {
+                let Some(d) = pick(&self.deployments(), i) else {
+                    return;
+                };
+                let escrow = self.suite.escrow.clone();
+                let granter = self.suite.addr("sponsor").to_string();
+                self.suite
+                    .exec(
+                        "tenant",
+                        &escrow,
+                        &escrow::ExecuteMsg::DepositFromAllowance {
+                            id: AccountId::Deployment(d),
+                            granter,
+                            amount: Uint128::new(amount),
+                        },
+                        &[],
+                    )
+                    .map(Some)
             }
             Op::CloseDeployment { pick: i } => {
                 let Some(d) = pick(&self.deployments(), i) else {
@@ -387,7 +442,7 @@ impl World {
                     .iter()
                     .find(|t| self.suite.addr(t) == d.owner)
                     .unwrap();
-                self.suite.close_deployment(tenant, d.dseq).map(|_| ())
+                self.suite.close_deployment(tenant, d.dseq).map(Some)
             }
             Op::PauseGroup { pick: i } | Op::StartGroup { pick: i } => {
                 let Some(d) = pick(&self.deployments(), i) else {
@@ -408,15 +463,36 @@ impl World {
                         gseq: 1,
                     }
                 };
-                self.suite.exec(tenant, &market, &msg, &[]).map(|_| ())
+                self.suite.exec(tenant, &market, &msg, &[]).map(Some)
             }
         };
+        if let Ok(Some(res)) = &r {
+            self.account_flows(res);
+        }
         if std::env::var("KUMO_PROPTEST_TRACE").is_ok() {
             eprintln!(
                 "{op:?} -> {:?}",
-                r.as_ref().map_err(|e| e.root_cause().to_string())
+                r.as_ref()
+                    .map(|_| ())
+                    .map_err(|e| e.root_cause().to_string())
             );
         }
+    }
+
+    /// Adds what a transaction moved into and out of escrow accounts, read from the escrow's
+    /// events: deposits in; payouts (gross, so take included), refunds, bounties and dust out.
+    fn account_flows(&mut self, res: &cw_multi_test::AppResponse) {
+        let sum = |ty: &str, key: &str| -> u128 {
+            event_values(res, ty, key)
+                .iter()
+                .map(|v| v.parse::<u128>().unwrap())
+                .sum()
+        };
+        self.deposited += sum("account_opened", "amount") + sum("deposit", "amount");
+        self.paid_out += sum("payment_withdrawn", "gross")
+            + sum("refund", "amount")
+            + sum("settled", "bounty")
+            + sum("account_closed", "dust");
     }
 
     fn account(&self, id: AccountId) -> escrow::Account {
@@ -497,7 +573,28 @@ impl World {
             prop_assert_eq!(account.held, bid.deposit.amount);
             held += account.held;
         }
-        prop_assert_eq!(held.u128(), escrow_balance, "escrow books vs bank balance");
+        // Conservation, to the unit: deposits = withdrawn + take + refunded + bounties + dust
+        // + what the accounts still hold.
+        prop_assert_eq!(self.deposited, self.paid_out + held.u128());
+        // The escrow's bank balance is exactly the accounts' funds and the allowances.
+        let allowances: escrow::AllowancesResponse = self.q(
+            &escrow_addr,
+            &escrow::QueryMsg::Allowances {
+                granter: self.suite.addr("sponsor").to_string(),
+                start_after: None,
+                limit: None,
+            },
+        );
+        let allowed: u128 = allowances
+            .allowances
+            .iter()
+            .map(|a| a.remaining.u128())
+            .sum();
+        prop_assert_eq!(
+            held.u128() + allowed,
+            escrow_balance,
+            "escrow books vs bank balance"
+        );
 
         // I-MK-1: an order is active iff exactly one of its bids is active iff a live lease
         // exists for that bid; open orders have only open bids. I-MK-3: at most
