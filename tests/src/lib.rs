@@ -34,6 +34,7 @@ pub fn escrow_contract() -> Box<dyn Contract<Empty>> {
             kumo_escrow::contract::instantiate,
             kumo_escrow::contract::query,
         )
+        .with_reply(kumo_escrow::contract::reply)
         .with_migrate(kumo_escrow::contract::migrate),
     )
 }

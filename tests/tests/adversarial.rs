@@ -1,6 +1,7 @@
 //! Attacks on the wired contracts, each expecting a typed error and no change of state.
 
 use cosmwasm_std::{coin, coins, to_json_binary, Decimal256, HexBinary, Uint128};
+use cw_multi_test::Executor;
 use kumo::escrow::{self, AccountId, EscrowCallback};
 use kumo::market::{self, NewDeployment};
 use kumo::registry::{self, ProviderInfo};
@@ -344,4 +345,39 @@ fn oversized_attributes_are_refused() {
         )
         .unwrap_err();
     assert_fails_with(&err, "attributes given; at most");
+}
+
+#[test]
+fn a_failing_market_callback_does_not_block_settlement() {
+    let (mut suite, d, _) = leased();
+    // Governance points the market at another escrow by mistake: the market now rejects the
+    // real escrow's callback.
+    let market_addr = suite.market.clone();
+    let elsewhere = suite.addr("elsewhere").to_string();
+    let owner = suite.owner.clone();
+    suite
+        .app
+        .execute_contract(
+            owner,
+            market_addr,
+            &market::ExecuteMsg::UpdateConfig {
+                owner: None,
+                registry: None,
+                escrow: Some(elsewhere),
+                staking: None,
+                guardian: None,
+            },
+            &[],
+        )
+        .unwrap();
+    suite.advance_seconds(3_000_000);
+    let res = suite.settle("keeper", &d).unwrap();
+    assert_eq!(
+        kumo_tests::event_values(&res, "market_callback_failed", "error").len(),
+        1
+    );
+    // The escrow still paid out everything and closed the account.
+    let escrow = suite.escrow.clone();
+    assert_eq!(suite.balance(&escrow, DENOM), BID_DEPOSIT);
+    assert!(suite.account(&d).is_none());
 }

@@ -2,7 +2,9 @@
 
 #[cfg(not(feature = "library"))]
 use cosmwasm_std::entry_point;
-use cosmwasm_std::{Binary, Deps, DepsMut, Env, MessageInfo, Response, StdResult};
+use cosmwasm_std::{
+    Binary, Deps, DepsMut, Env, Event, MessageInfo, Reply, Response, StdResult, SubMsgResult,
+};
 use kumo::escrow::{ExecuteMsg, InstantiateMsg, MigrateMsg, QueryMsg};
 
 use crate::error::ContractError;
@@ -84,6 +86,17 @@ pub fn execute(
         ExecuteMsg::RemoveDenom { denom } => execute::remove_denom(deps, info, denom),
         ExecuteMsg::Pause {} => execute::set_paused(deps, info, true),
         ExecuteMsg::Unpause {} => execute::set_paused(deps, info, false),
+    }
+}
+
+/// Only the overdrawn callback replies, and only on error: the market could not process it
+/// (misconfigured or failing). The escrow's own work stands; the event says what went wrong.
+#[cfg_attr(not(feature = "library"), entry_point)]
+pub fn reply(_deps: DepsMut, _env: Env, msg: Reply) -> Result<Response, ContractError> {
+    match (msg.id, msg.result) {
+        (execute::CALLBACK_REPLY, SubMsgResult::Err(error)) => Ok(Response::new()
+            .add_event(Event::new("market_callback_failed").add_attribute("error", error))),
+        (id, _) => Err(ContractError::UnknownReply { id }),
     }
 }
 

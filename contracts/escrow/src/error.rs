@@ -25,6 +25,9 @@ pub enum ContractError {
     #[error(transparent)]
     Ratio(#[from] CheckedFromRatioError),
 
+    #[error("unexpected reply {id}")]
+    UnknownReply { id: u64 },
+
     #[error("unauthorized: only {expected} may do this")]
     Unauthorized { expected: String },
 

@@ -2,7 +2,7 @@
 
 use cosmwasm_std::{
     to_json_binary, Addr, BankMsg, Coin, CosmosMsg, Decimal256, DepsMut, Env, Event, MessageInfo,
-    Order as IterOrder, Response, Storage, Timestamp, Uint128, WasmMsg,
+    Order as IterOrder, Response, Storage, SubMsg, Timestamp, Uint128, WasmMsg,
 };
 use cw20::{Cw20ExecuteMsg, Cw20ReceiveMsg};
 use kumo::escrow::{
@@ -61,10 +61,15 @@ pub fn send(denom: &Denom, to: &Addr, amount: Uint128) -> Result<Option<CosmosMs
     }))
 }
 
-/// Messages and events a handler accumulates.
+/// The reply id of the overdrawn callback to the market.
+pub const CALLBACK_REPLY: u64 = 1;
+
+/// Messages and events a handler accumulates. Transfers are plain messages (they must succeed
+/// or the transaction fails); the market callback is a submessage whose failure is caught.
 #[derive(Default)]
 pub struct Out {
     pub msgs: Vec<CosmosMsg>,
+    pub submsgs: Vec<SubMsg>,
     pub events: Vec<Event>,
 }
 
@@ -80,6 +85,7 @@ impl Out {
         Response::new()
             .add_attribute("action", action)
             .add_messages(self.msgs)
+            .add_submessages(self.submsgs)
             .add_events(self.events)
     }
 }
@@ -199,7 +205,9 @@ fn close_overdrawn(
     );
     if let (AccountId::Deployment(deployment), Some(market)) = (&loaded.account.id, &config.market)
     {
-        out.msgs.push(
+        // Settlement must never be blocked by the market: if the callback fails, its effects
+        // are reverted, the reply records why, and the account stays closed and paid out.
+        out.submsgs.push(SubMsg::reply_on_error(
             WasmMsg::Execute {
                 contract_addr: market.to_string(),
                 msg: to_json_binary(&kumo::market::ExecuteMsg::EscrowCallback(
@@ -208,9 +216,9 @@ fn close_overdrawn(
                     },
                 ))?,
                 funds: vec![],
-            }
-            .into(),
-        );
+            },
+            CALLBACK_REPLY,
+        ));
     }
     Ok(())
 }

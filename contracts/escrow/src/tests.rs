@@ -761,3 +761,29 @@ fn allowances_paginate_and_unknown_ids_are_errors() {
         assert!(query(t.deps.as_ref(), t.env.clone(), msg).is_err());
     }
 }
+
+#[test]
+fn a_failed_market_callback_is_recorded_not_fatal() {
+    use cosmwasm_std::{Reply, SubMsgResult};
+    let mut t = T::new();
+    #[allow(deprecated)]
+    let failed = Reply {
+        id: crate::execute::CALLBACK_REPLY,
+        payload: Default::default(),
+        gas_used: 0,
+        result: SubMsgResult::Err("market says no".into()),
+    };
+    let res = crate::contract::reply(t.deps.as_mut(), t.env.clone(), failed).unwrap();
+    assert_eq!(res.events[0].ty, "market_callback_failed");
+    #[allow(deprecated)]
+    let unknown = Reply {
+        id: 7,
+        payload: Default::default(),
+        gas_used: 0,
+        result: SubMsgResult::Err("?".into()),
+    };
+    assert_eq!(
+        crate::contract::reply(t.deps.as_mut(), t.env.clone(), unknown).unwrap_err(),
+        ContractError::UnknownReply { id: 7 }
+    );
+}
