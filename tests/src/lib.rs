@@ -50,6 +50,39 @@ pub fn market_contract() -> Box<dyn Contract<Empty>> {
     )
 }
 
+pub fn staking_contract() -> Box<dyn Contract<Empty>> {
+    Box::new(
+        ContractWrapper::new(
+            kumo_staking::contract::execute,
+            kumo_staking::contract::instantiate,
+            kumo_staking::contract::query,
+        )
+        .with_migrate(kumo_staking::contract::migrate),
+    )
+}
+
+/// Staking parameters the suite uses: a 10,000,000 `DENOM` minimum bond, heartbeats every
+/// 300 s with 3 periods of grace, a 10% slash of which 10% goes to the reporter and 50% to
+/// the tenants.
+pub fn staking_params() -> kumo::staking::StakingParams {
+    kumo::staking::StakingParams {
+        bond_denom: Denom::Native(DENOM.into()),
+        min_bond: Uint128::new(10_000_000),
+        bond_ratio: Decimal::one(),
+        bond_window: 86_400,
+        unbonding_period: 604_800,
+        max_unbonding_entries: 7,
+        attendance_period: 300,
+        grace_periods: 3,
+        slash_fraction: Decimal::percent(10),
+        reporter_share: Decimal::percent(10),
+        compensation_share: Decimal::percent(50),
+        jail_duration: 86_400,
+        dispute_deposit: Uint128::new(1_000_000),
+        dispute_timeout: 604_800,
+    }
+}
+
 pub struct Suite {
     pub app: App,
     pub owner: Addr,
@@ -57,6 +90,8 @@ pub struct Suite {
     pub registry: Addr,
     pub escrow: Addr,
     pub market: Addr,
+    /// Set by [`Suite::with_staking`].
+    pub staking: Option<Addr>,
 }
 
 /// Accounts every suite funds with `DENOM` and `IBC_DENOM`.
@@ -199,7 +234,85 @@ impl Suite {
             registry,
             escrow,
             market,
+            staking: None,
         }
+    }
+
+    /// The suite with the staking contract wired in: providers must bond to bid.
+    pub fn with_staking() -> Self {
+        let mut suite = Suite::new();
+        let code = suite.app.store_code(staking_contract());
+        let owner = suite.owner.clone();
+        let staking = suite
+            .app
+            .instantiate_contract(
+                code,
+                owner.clone(),
+                &kumo::staking::InstantiateMsg {
+                    owner: owner.to_string(),
+                    market: Some(suite.market.to_string()),
+                    treasury: suite.treasury.to_string(),
+                    arbiter: None,
+                    params: staking_params(),
+                },
+                &[],
+                "staking",
+                Some(owner.to_string()),
+            )
+            .unwrap();
+        suite
+            .app
+            .execute_contract(
+                owner,
+                suite.market.clone(),
+                &market::ExecuteMsg::UpdateConfig {
+                    owner: None,
+                    registry: None,
+                    escrow: None,
+                    staking: Some(staking.to_string()),
+                    guardian: None,
+                },
+                &[],
+            )
+            .unwrap();
+        suite.staking = Some(staking);
+        suite
+    }
+
+    pub fn staking(&self) -> Addr {
+        self.staking.clone().expect("a suite with staking")
+    }
+
+    pub fn bond(&mut self, provider: &str, amount: u128) -> AnyResult<AppResponse> {
+        let staking = self.staking();
+        self.exec(
+            provider,
+            &staking,
+            &kumo::staking::ExecuteMsg::Bond {},
+            &coins(amount, DENOM),
+        )
+    }
+
+    pub fn staking_exec(
+        &mut self,
+        who: &str,
+        msg: &kumo::staking::ExecuteMsg,
+        funds: &[cosmwasm_std::Coin],
+    ) -> AnyResult<AppResponse> {
+        let staking = self.staking();
+        self.exec(who, &staking, msg, funds)
+    }
+
+    pub fn provider_bond(&self, provider: &str) -> kumo::staking::ProviderBondResponse {
+        self.app
+            .wrap()
+            .query_wasm_smart(
+                self.staking(),
+                &kumo::staking::QueryMsg::Provider {
+                    provider: self.addr(provider).to_string(),
+                },
+            )
+            .unwrap()
     }
 
     /// A CW20 token (cw20-base) with `STARTING_BALANCE` for each named account.

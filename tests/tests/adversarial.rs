@@ -71,6 +71,7 @@ fn escrow_hooks_reject_strangers() {
         (
             escrow::ExecuteMsg::ClosePayment {
                 lease: lease.clone(),
+                refund_since: None,
             },
             vec![],
         ),

@@ -47,7 +47,10 @@ pub fn execute(
             payee,
             rate,
         } => execute::open_payment(deps, env, info, account, lease, payee, rate),
-        ExecuteMsg::ClosePayment { lease } => execute::close_payment(deps, env, info, lease),
+        ExecuteMsg::ClosePayment {
+            lease,
+            refund_since,
+        } => execute::close_payment(deps, env, info, lease, refund_since),
         ExecuteMsg::CloseAccount { id } => execute::close_account(deps, env, info, id),
         ExecuteMsg::Deposit { id, depositor } => {
             let funds = Incoming::native(&info)?;

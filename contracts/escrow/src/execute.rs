@@ -800,6 +800,7 @@ pub fn close_payment(
     env: Env,
     info: MessageInfo,
     lease: LeaseId,
+    refund_since: Option<Timestamp>,
 ) -> Result<Response, ContractError> {
     let config = CONFIG.load(deps.storage)?;
     require_market(&config, &info.sender)?;
@@ -809,6 +810,23 @@ pub fn close_payment(
     if let Some((mut loaded, _)) = touch(deps.storage, &config, loaded, env.block.time, &mut out)? {
         let i = payment_index(&loaded, &lease)?;
         let mut payment = loaded.payments.remove(i);
+        if let Some(since) = refund_since {
+            // What accrued while the provider was absent, as far as it is not yet withdrawn,
+            // goes back to the depositors (`held` is unchanged: it stays in the account).
+            let seconds = env.block.time.seconds().saturating_sub(since.seconds());
+            let accrued = payment
+                .rate
+                .checked_mul(Decimal256::from_ratio(seconds, 1u64))?;
+            let refund = accrued.min(payment.balance);
+            payment.balance -= refund;
+            return_remainder(&mut loaded.account, refund);
+            out.events.push(
+                Event::new("payment_refunded")
+                    .add_attribute("lease", lease.to_string())
+                    .add_attribute("since", since.seconds().to_string())
+                    .add_attribute("amount", refund.to_string()),
+            );
+        }
         payout(
             deps.storage,
             &config,

@@ -630,6 +630,7 @@ fn pausing_stops_openings_and_deposits_but_not_settling_or_closing() {
         "market",
         ExecuteMsg::ClosePayment {
             lease: t.lease(1, "p1"),
+            refund_since: None,
         },
         &[],
     )

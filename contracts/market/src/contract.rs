@@ -66,6 +66,9 @@ pub fn execute(
             lease::start_reclaim(deps, env, info, id, reason)
         }
         ExecuteMsg::WithdrawLease { lease: id } => lease::withdraw(deps, info, id),
+        ExecuteMsg::CloseAbsentLeases { provider, limit } => {
+            lease::close_absent_leases(deps, env, provider, limit)
+        }
         ExecuteMsg::Receive(msg) => receive(deps, env, info, msg),
         ExecuteMsg::EscrowCallback(cb) => deployment::escrow_callback(deps, env, info, cb),
         ExecuteMsg::UpdateConfig {

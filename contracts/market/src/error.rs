@@ -89,6 +89,15 @@ pub enum ContractError {
     #[error("{provider} is not a registered provider")]
     ProviderNotRegistered { provider: String },
 
+    #[error("provider {provider} may not bid or lease: {reason}")]
+    NotEligible { provider: String, reason: String },
+
+    #[error("no staking contract is configured")]
+    NoStaking,
+
+    #[error("{provider} is not jailed for absence")]
+    NotAbsent { provider: String },
+
     #[error("provider {provider} is deregistering and may not bid")]
     ProviderDeregistering { provider: String },
 

@@ -743,7 +743,10 @@ fn tenant_close_lease_relists_the_group() {
     assert_eq!(
         msgs,
         vec![
-            escrow::ExecuteMsg::ClosePayment { lease: b1.clone() },
+            escrow::ExecuteMsg::ClosePayment {
+                lease: b1.clone(),
+                refund_since: None,
+            },
             escrow::ExecuteMsg::CloseAccount {
                 id: AccountId::Bid(b1.clone())
             },
@@ -975,7 +978,10 @@ fn close_deployment_cascades_and_closes_the_escrow_account_last() {
     assert_eq!(
         msgs,
         vec![
-            escrow::ExecuteMsg::ClosePayment { lease: b1.clone() },
+            escrow::ExecuteMsg::ClosePayment {
+                lease: b1.clone(),
+                refund_since: None,
+            },
             escrow::ExecuteMsg::CloseAccount {
                 id: AccountId::Bid(b1.clone())
             },

@@ -88,9 +88,13 @@ pub enum ExecuteMsg {
         payee: String,
         rate: Decimal256,
     },
-    /// Settles, pays the provider what it is owed and closes the payment.
+    /// Settles, pays the provider what it is owed and closes the payment. With `refund_since`,
+    /// what accrued after that time and is not yet withdrawn goes back to the account first
+    /// (the provider was absent).
     ClosePayment {
         lease: LeaseId,
+        #[serde(default)]
+        refund_since: Option<Timestamp>,
     },
     /// Settles, closes every payment and refunds the depositors (first in, first out).
     CloseAccount {

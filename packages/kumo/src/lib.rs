@@ -4,7 +4,8 @@
 //!   [`deployment`];
 //! - ids and funds: [`ids`], [`funds`];
 //! - whether a provider may bid on a group: [`matching`];
-//! - each contract's messages, queries and responses: [`registry`], [`market`], [`escrow`].
+//! - each contract's messages, queries and responses: [`registry`], [`market`], [`escrow`],
+//!   [`staking`].
 
 pub mod attributes;
 pub mod deployment;
@@ -15,6 +16,7 @@ pub mod market;
 pub mod matching;
 pub mod registry;
 pub mod resources;
+pub mod staking;
 
 pub use attributes::{Attribute, PlacementRequirements, SignedBy};
 pub use deployment::{DecCoin, GroupSpec, ResourceUnit};

@@ -27,6 +27,8 @@ pub enum LeaseCloseReason {
     ManifestTimeout,
     /// 20000: the deployment's escrow account ran out of funds.
     InsufficientFunds,
+    /// 20001 (Kumo): the provider missed its heartbeats and was jailed.
+    ProviderAbsent,
 }
 
 impl LeaseCloseReason {
@@ -38,6 +40,7 @@ impl LeaseCloseReason {
             LeaseCloseReason::Unspecified => 10002,
             LeaseCloseReason::ManifestTimeout => 10003,
             LeaseCloseReason::InsufficientFunds => 20000,
+            LeaseCloseReason::ProviderAbsent => 20001,
         }
     }
 
@@ -49,6 +52,7 @@ impl LeaseCloseReason {
             10002 => LeaseCloseReason::Unspecified,
             10003 => LeaseCloseReason::ManifestTimeout,
             20000 => LeaseCloseReason::InsufficientFunds,
+            20001 => LeaseCloseReason::ProviderAbsent,
             _ => return None,
         })
     }
@@ -190,6 +194,14 @@ pub enum ExecuteMsg {
     StartReclaim {
         lease: LeaseId,
         reason: LeaseCloseReason,
+    },
+    /// Anyone, once the staking contract has jailed `provider` for absence: closes up to
+    /// `limit` (at most 30) of its leases with reason 20001, returns to each tenant what it paid
+    /// since the provider's last heartbeat, has the staking contract compensate it, and
+    /// re-lists the groups.
+    CloseAbsentLeases {
+        provider: String,
+        limit: Option<u32>,
     },
     /// Anyone: pays the provider what the lease has accrued.
     WithdrawLease {

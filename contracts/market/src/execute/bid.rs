@@ -9,8 +9,8 @@ use kumo::{Asset, BidId};
 
 use crate::error::ContractError;
 use crate::execute::{
-    close_order, end_lease, load_bid, load_deployment, load_group, load_order, state_name,
-    update_stats, Effects, LeaseEnd,
+    close_order, end_lease, load_bid, load_deployment, load_group, load_order, staking_refusal,
+    state_name, update_stats, Effects, LeaseEnd,
 };
 use crate::funds::Incoming;
 use crate::state::{
@@ -152,6 +152,13 @@ pub fn create(
             attributes: &a.attributes,
         })
         .collect();
+    // Bonded and not jailed (Kumo): right after "registered", as DESIGN.md orders the checks.
+    if let Some(reason) = staking_refusal(&deps.querier, config.staking.as_ref(), &provider)? {
+        return Err(ContractError::NotEligible {
+            provider: provider.to_string(),
+            reason,
+        });
+    }
     match_requirements(&group.spec, &registered.attributes, &audits)?;
     match_capabilities(&group.spec, &registered.attributes)?;
 

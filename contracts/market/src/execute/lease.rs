@@ -11,7 +11,8 @@ use kumo::{BidId, OrderId};
 use crate::error::ContractError;
 use crate::execute::{
     close_order, end_lease, end_open_bids, load_active_deployment, load_bid, load_group,
-    load_order, open_order, order_bids, state_name, update_stats, Effects, LeaseEnd,
+    load_order, open_order, order_bids, staking_refusal, state_name, update_stats, Effects,
+    LeaseEnd,
 };
 use crate::state::{
     lease_key, order_key, CONFIG, LEASES, OPEN_ORDERS, ORDERS, PROVIDER_BIDS, PROVIDER_LEASES,
@@ -102,6 +103,13 @@ pub fn create(
         return Err(ContractError::unauthorized(id.owner.to_string()));
     }
     let bid = load_bid(deps.storage, &id)?;
+    // A provider jailed since it bid cannot be leased to.
+    if let Some(reason) = staking_refusal(&deps.querier, config.staking.as_ref(), &id.provider)? {
+        return Err(ContractError::NotEligible {
+            provider: id.provider.to_string(),
+            reason,
+        });
+    }
     let mut fx = Effects::new(config.escrow, env.block.time);
     lease_bid(deps, &mut fx, bid)?;
     Ok(fx
@@ -136,10 +144,20 @@ pub fn close_auction(
             ends_at: ends.seconds(),
         });
     }
-    let winner = order_bids(deps.storage, &order_id)?
+    let mut open: Vec<_> = order_bids(deps.storage, &order_id)?
         .into_iter()
         .filter(|b| b.state == BidState::Open)
-        .min_by(|a, b| a.price.cmp(&b.price).then(a.seq.cmp(&b.seq)));
+        .collect();
+    open.sort_by(|a, b| a.price.cmp(&b.price).then(a.seq.cmp(&b.seq)));
+    // The best bid from a provider still eligible (not jailed since it bid); at most
+    // `order_max_bids` queries.
+    let mut winner = None;
+    for bid in open {
+        if staking_refusal(&deps.querier, config.staking.as_ref(), &bid.id.provider)?.is_none() {
+            winner = Some(bid);
+            break;
+        }
+    }
     let mut fx = Effects::new(config.escrow, env.block.time);
     let Some(winner) = winner else {
         order.auction_ends_at = Some(env.block.time.plus_seconds(window));
@@ -199,6 +217,77 @@ pub fn close(
     Ok(fx
         .into_response("close_lease")
         .add_attribute("lease", id.to_string()))
+}
+
+/// Anyone, once the staking contract jailed `provider` for absence: closes a bounded batch of
+/// its leases (reason 20001), refunds each tenant what accrued since the last heartbeat, has the
+/// staking contract pay each tenant its share of the slash, and re-lists the groups.
+pub fn close_absent_leases(
+    deps: DepsMut,
+    env: Env,
+    provider: String,
+    limit: Option<u32>,
+) -> Result<Response, ContractError> {
+    let config = CONFIG.load(deps.storage)?;
+    let staking = config.staking.clone().ok_or(ContractError::NoStaking)?;
+    let provider = deps.api.addr_validate(&provider)?;
+    let pool: kumo::staking::CompensationPoolResponse = deps.querier.query_wasm_smart(
+        &staking,
+        &kumo::staking::QueryMsg::Compensation {
+            provider: provider.to_string(),
+        },
+    )?;
+    let bond: kumo::staking::ProviderBondResponse = deps.querier.query_wasm_smart(
+        &staking,
+        &kumo::staking::QueryMsg::Provider {
+            provider: provider.to_string(),
+        },
+    )?;
+    if pool.pool.is_none() || bond.bond.jailed_until.is_none() {
+        return Err(ContractError::NotAbsent {
+            provider: provider.to_string(),
+        });
+    }
+    let since = bond.bond.last_heartbeat;
+    let limit = limit.unwrap_or(10).min(30) as usize;
+    let ids: Vec<BidId> = PROVIDER_LEASES
+        .prefix(provider.clone())
+        .range(deps.storage, None, None, cosmwasm_std::Order::Ascending)
+        .take(limit)
+        .map(|r| r.map(|(_, id)| id))
+        .collect::<Result<_, _>>()?;
+    let mut fx = Effects::new(config.escrow.clone(), env.block.time);
+    for id in &ids {
+        let deployment = crate::execute::load_deployment(deps.storage, &id.deployment())?;
+        let mut bid = load_bid(deps.storage, id)?;
+        end_lease(
+            deps.storage,
+            &mut fx,
+            &mut bid,
+            &deployment.denom,
+            LeaseEnd::Absent { since },
+        )?;
+        close_order(deps.storage, &mut fx, &id.order());
+        let mut group = load_group(deps.storage, &id.group())?;
+        if group.state == GroupState::Open {
+            open_order(deps.storage, &mut fx, &deployment, &mut group)?;
+        }
+        fx.msgs.push(
+            cosmwasm_std::WasmMsg::Execute {
+                contract_addr: staking.to_string(),
+                msg: cosmwasm_std::to_json_binary(&kumo::staking::ExecuteMsg::CompensateTenant {
+                    provider: provider.to_string(),
+                    tenant: id.owner.to_string(),
+                })?,
+                funds: vec![],
+            }
+            .into(),
+        );
+    }
+    Ok(fx
+        .into_response("close_absent_leases")
+        .add_attribute("provider", provider)
+        .add_attribute("closed", ids.len().to_string()))
 }
 
 /// The provider starts the reclamation window it promised (AEP-82); the lease keeps running and

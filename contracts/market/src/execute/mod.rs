@@ -62,6 +62,11 @@ pub enum LeaseEnd {
     Closed(LeaseCloseReason),
     /// The escrow account ran dry (reason 20000); the escrow already closed the payment.
     InsufficientFunds,
+    /// The provider was jailed for absence (reason 20001); what accrued since `since`, its
+    /// last heartbeat, goes back to the tenant.
+    Absent {
+        since: Timestamp,
+    },
 }
 
 pub fn load_deployment(
@@ -239,6 +244,7 @@ pub fn end_lease(
             LeaseState::InsufficientFunds,
             LeaseCloseReason::InsufficientFunds.code(),
         ),
+        LeaseEnd::Absent { .. } => (LeaseState::Closed, LeaseCloseReason::ProviderAbsent.code()),
     };
     // Terminal: the lease and its bid are deleted once the events below are emitted; the escrow
     // closes the payment in the same transaction (AEP-79 REQ-EVM-029).
@@ -251,10 +257,16 @@ pub fn end_lease(
         s.sub_rate(denom, lease.price);
         s.sub_deposit(&bid.deposit.denom, bid.deposit.amount);
     })?;
-    if end != LeaseEnd::InsufficientFunds {
-        fx.escrow(&escrow::ExecuteMsg::ClosePayment {
+    match end {
+        LeaseEnd::InsufficientFunds => {}
+        LeaseEnd::Closed(_) => fx.escrow(&escrow::ExecuteMsg::ClosePayment {
             lease: bid.id.clone(),
-        })?;
+            refund_since: None,
+        })?,
+        LeaseEnd::Absent { since } => fx.escrow(&escrow::ExecuteMsg::ClosePayment {
+            lease: bid.id.clone(),
+            refund_since: Some(since),
+        })?,
     }
     fx.escrow(&escrow::ExecuteMsg::CloseAccount {
         id: AccountId::Bid(bid.id.clone()),
@@ -329,6 +341,29 @@ pub fn end_group(
             .add_attribute("state", format!("{state:?}")),
     );
     Ok(())
+}
+
+/// Asks the staking contract, when one is configured, whether `provider` is bonded, not
+/// jailed and bonded enough for its leases; returns why not.
+pub fn staking_refusal(
+    querier: &cosmwasm_std::QuerierWrapper,
+    staking: Option<&Addr>,
+    provider: &Addr,
+) -> Result<Option<String>, ContractError> {
+    let Some(staking) = staking else {
+        return Ok(None);
+    };
+    let res: kumo::staking::BidEligibilityResponse = querier.query_wasm_smart(
+        staking,
+        &kumo::staking::QueryMsg::BidEligibility {
+            provider: provider.to_string(),
+        },
+    )?;
+    Ok(if res.eligible {
+        None
+    } else {
+        Some(res.reason.unwrap_or_else(|| "not eligible".into()))
+    })
 }
 
 pub fn state_name<T: std::fmt::Debug>(state: T) -> String {

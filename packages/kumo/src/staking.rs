@@ -1,0 +1,250 @@
+//! The staking contract's interface: provider bonds, attendance (heartbeats, absence reports,
+//! jail), slashing with tenant compensation, disputes and reputation. Akash has none of these;
+//! they are what makes a Kumo provider accountable.
+
+use cosmwasm_schema::{cw_serde, QueryResponses};
+use cosmwasm_std::{Addr, Decimal, Timestamp, Uint128};
+use cw20::Cw20ReceiveMsg;
+
+use crate::funds::Denom;
+use crate::ids::LeaseId;
+
+#[cw_serde]
+pub struct StakingParams {
+    /// What providers bond (native, IBC or CW20).
+    pub bond_denom: Denom,
+    /// Smallest bond that lets a provider bid.
+    pub min_bond: Uint128,
+    /// Extra bond per unit of active lease rate in `bond_denom` (per second), times
+    /// `bond_window`: a provider must keep `bond ≥ min_bond + bond_ratio × rate × bond_window`.
+    /// Leases in other denominations count towards `min_bond` only (no price oracle on chain).
+    pub bond_ratio: Decimal,
+    pub bond_window: u64,
+    /// Seconds between the end of unbonding and the funds' release.
+    pub unbonding_period: u64,
+    /// Unbonding entries a provider may have at once.
+    pub max_unbonding_entries: u32,
+    /// A provider with active leases must send a heartbeat at least this often (seconds).
+    pub attendance_period: u64,
+    /// Missed periods after which anyone may report the provider absent.
+    pub grace_periods: u32,
+    /// Share of the bond an absence or a lost dispute slashes.
+    pub slash_fraction: Decimal,
+    /// Share of a slash that goes to whoever reported the absence.
+    pub reporter_share: Decimal,
+    /// Share of a slash shared among the affected tenants; the rest goes to the treasury.
+    pub compensation_share: Decimal,
+    /// Seconds a jailed provider waits before it may unjail.
+    pub jail_duration: u64,
+    /// What a tenant deposits to open a dispute, in `bond_denom`.
+    pub dispute_deposit: Uint128,
+    /// Seconds the arbiter has to resolve a dispute; after that anyone may expire it, which
+    /// returns the deposit to the tenant and slashes no one.
+    pub dispute_timeout: u64,
+}
+
+#[cw_serde]
+pub struct InstantiateMsg {
+    pub owner: String,
+    /// The market contract: asked for providers' leases, and the only caller of the lease hooks.
+    pub market: Option<String>,
+    pub treasury: String,
+    /// Resolves disputes; the owner (governance) when unset.
+    pub arbiter: Option<String>,
+    pub params: StakingParams,
+}
+
+#[cw_serde]
+pub enum ExecuteMsg {
+    /// Adds the attached native coin to the sender's bond (CW20: `ReceiveMsg::Bond`).
+    Bond {},
+    /// Starts unbonding `amount`; refused below what the provider's active leases require.
+    Unbond {
+        amount: Uint128,
+    },
+    /// Pays out unbonding entries whose period has passed.
+    Claim {},
+    /// The provider is present: one transaction covers all its leases.
+    Heartbeat {},
+    /// Anyone: the provider missed `grace_periods` heartbeats while it had active leases. It is
+    /// jailed and slashed; the reporter is paid; the market closes its leases (reason 20001) in
+    /// bounded batches and each tenant is compensated from the slash.
+    ReportAbsence {
+        provider: String,
+    },
+    /// A jailed provider returns once its jail time is over and its bond is back to `min_bond`.
+    Unjail {},
+    /// Tenant: disputes a live lease, with `dispute_deposit` attached.
+    OpenDispute {
+        lease: LeaseId,
+        evidence: String,
+    },
+    /// The lease's provider answers a dispute.
+    AnswerDispute {
+        id: u64,
+        answer: String,
+    },
+    /// The arbiter: `slash` compensates the tenant from the provider's bond and returns the
+    /// deposit; otherwise the deposit goes to the provider.
+    ResolveDispute {
+        id: u64,
+        slash: bool,
+    },
+    /// Anyone, after `dispute_timeout`: the deposit returns to the tenant, no one is slashed.
+    ExpireDispute {
+        id: u64,
+    },
+    /// Market only: a lease of a jailed provider was closed; pay its tenant's share of the
+    /// compensation.
+    CompensateTenant {
+        provider: String,
+        tenant: String,
+    },
+    /// Anyone, once the jailed provider has no active leases left: what remains of its
+    /// compensation pool (leases its tenants closed themselves) goes to the treasury.
+    SweepCompensation {
+        provider: String,
+    },
+    Receive(Cw20ReceiveMsg),
+    UpdateConfig {
+        owner: Option<String>,
+        market: Option<String>,
+        treasury: Option<String>,
+        arbiter: Option<String>,
+        params: Option<StakingParams>,
+    },
+}
+
+#[cw_serde]
+pub enum ReceiveMsg {
+    Bond {},
+    OpenDispute { lease: LeaseId, evidence: String },
+}
+
+#[cw_serde]
+pub struct MigrateMsg {}
+
+#[cw_serde]
+pub struct UnbondingEntry {
+    pub amount: Uint128,
+    pub release_at: Timestamp,
+}
+
+/// O(1) counters kept per provider.
+#[cw_serde]
+#[derive(Default)]
+pub struct Reputation {
+    pub slashes: u64,
+    pub absences: u64,
+    pub disputes_lost: u64,
+    pub disputes_dismissed: u64,
+}
+
+#[cw_serde]
+pub struct ProviderBond {
+    pub provider: Addr,
+    pub bonded: Uint128,
+    pub unbonding: Vec<UnbondingEntry>,
+    pub last_heartbeat: Timestamp,
+    pub jailed_until: Option<Timestamp>,
+    pub reputation: Reputation,
+}
+
+/// The compensation of one absence, shared per closed lease.
+#[cw_serde]
+pub struct CompensationPool {
+    pub provider: Addr,
+    /// Left to pay out.
+    pub remaining: Uint128,
+    /// Each closed lease's tenant receives this much (the last one the remainder).
+    pub per_lease: Uint128,
+    /// Leases still to close.
+    pub leases_left: u64,
+}
+
+#[cw_serde]
+#[derive(Copy, Eq)]
+pub enum DisputeState {
+    Open,
+    /// The provider was slashed; the tenant was compensated and got its deposit back.
+    Upheld,
+    /// The deposit went to the provider.
+    Dismissed,
+    /// Timed out: the deposit went back to the tenant.
+    Expired,
+}
+
+#[cw_serde]
+pub struct Dispute {
+    pub id: u64,
+    pub lease: LeaseId,
+    pub tenant: Addr,
+    pub provider: Addr,
+    pub evidence: String,
+    pub answer: Option<String>,
+    pub deposit: Uint128,
+    pub state: DisputeState,
+    pub opened_at: Timestamp,
+    pub deadline: Timestamp,
+}
+
+#[cw_serde]
+#[derive(QueryResponses)]
+pub enum QueryMsg {
+    #[returns(ConfigResponse)]
+    Config {},
+    #[returns(ProviderBondResponse)]
+    Provider { provider: String },
+    /// What the market asks before a bid: may this provider bid?
+    #[returns(BidEligibilityResponse)]
+    BidEligibility { provider: String },
+    #[returns(CompensationPoolResponse)]
+    Compensation { provider: String },
+    #[returns(DisputeResponse)]
+    Dispute { id: u64 },
+    /// Disputes by id.
+    #[returns(DisputesResponse)]
+    Disputes {
+        start_after: Option<u64>,
+        limit: Option<u32>,
+    },
+}
+
+#[cw_serde]
+pub struct ConfigResponse {
+    pub owner: Addr,
+    pub market: Option<Addr>,
+    pub treasury: Addr,
+    pub arbiter: Addr,
+    pub params: StakingParams,
+}
+
+#[cw_serde]
+pub struct ProviderBondResponse {
+    pub bond: ProviderBond,
+    /// What the provider's active leases require it to keep bonded.
+    pub required: Uint128,
+}
+
+#[cw_serde]
+pub struct BidEligibilityResponse {
+    pub eligible: bool,
+    /// Why not, when not eligible.
+    pub reason: Option<String>,
+    pub reputation: Reputation,
+}
+
+#[cw_serde]
+pub struct CompensationPoolResponse {
+    pub pool: Option<CompensationPool>,
+}
+
+#[cw_serde]
+pub struct DisputeResponse {
+    pub dispute: Dispute,
+}
+
+#[cw_serde]
+pub struct DisputesResponse {
+    pub disputes: Vec<Dispute>,
+}
