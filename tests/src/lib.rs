@@ -61,6 +61,17 @@ pub fn staking_contract() -> Box<dyn Contract<Empty>> {
     )
 }
 
+pub fn governance_contract() -> Box<dyn Contract<Empty>> {
+    Box::new(
+        ContractWrapper::new(
+            kumo_governance::contract::execute,
+            kumo_governance::contract::instantiate,
+            kumo_governance::contract::query,
+        )
+        .with_migrate(kumo_governance::contract::migrate),
+    )
+}
+
 /// Staking parameters the suite uses: a 10,000,000 `DENOM` minimum bond, heartbeats every
 /// 300 s with 3 periods of grace, a 10% slash of which 10% goes to the reporter and 50% to
 /// the tenants.

@@ -5,12 +5,13 @@
 //! - ids and funds: [`ids`], [`funds`];
 //! - whether a provider may bid on a group: [`matching`];
 //! - each contract's messages, queries and responses: [`registry`], [`market`], [`escrow`],
-//!   [`staking`].
+//!   [`staking`], [`governance`].
 
 pub mod attributes;
 pub mod deployment;
 pub mod escrow;
 pub mod funds;
+pub mod governance;
 pub mod ids;
 pub mod market;
 pub mod matching;

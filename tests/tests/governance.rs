@@ -1,0 +1,325 @@
+//! Governance owning the suite: a proposal that changes a market parameter and migrates the
+//! market, with the timelock respected; a failed proposal; vote power snapshotted against tokens
+//! moving mid-vote; the treasury unable to spend locked tokens.
+
+use cosmwasm_std::{coins, to_json_binary, BankMsg, CosmosMsg, Decimal, Uint128, WasmMsg};
+use cw_multi_test::Executor;
+use kumo::governance::{
+    ExecuteMsg, GovernanceParams, InstantiateMsg, ProposalResponse, ProposalStatus, QueryMsg, Vote,
+};
+use kumo::market;
+use kumo::Denom;
+use kumo_tests::{
+    assert_fails_with, event_values, governance_contract, market_contract, Suite, DENOM,
+    STARTING_BALANCE,
+};
+
+const DEPOSIT: u128 = 1_000_000;
+
+fn params() -> GovernanceParams {
+    GovernanceParams {
+        denom: Denom::Native(DENOM.into()),
+        proposal_deposit: Uint128::new(DEPOSIT),
+        voting_period: 600,
+        quorum: Decimal::percent(20),
+        threshold: Decimal::percent(50),
+        veto_threshold: Decimal::permille(334),
+        timelock: 3_600,
+        refund_rejected: false,
+        max_messages: 8,
+    }
+}
+
+/// The suite with a governance contract that owns the market (config and wasm admin), and
+/// voters with tokens locked.
+fn governed() -> (Suite, cosmwasm_std::Addr) {
+    let mut suite = Suite::with_staking();
+    let code = suite.app.store_code(governance_contract());
+    let owner = suite.owner.clone();
+    let gov = suite
+        .app
+        .instantiate_contract(
+            code,
+            owner.clone(),
+            &InstantiateMsg { params: params() },
+            &[],
+            "governance",
+            None,
+        )
+        .unwrap();
+    suite
+        .app
+        .execute_contract(
+            owner.clone(),
+            suite.market.clone(),
+            &market::ExecuteMsg::UpdateConfig {
+                owner: Some(gov.to_string()),
+                registry: None,
+                escrow: None,
+                staking: None,
+                guardian: None,
+            },
+            &[],
+        )
+        .unwrap();
+    suite
+        .app
+        .execute(
+            owner,
+            CosmosMsg::Wasm(WasmMsg::UpdateAdmin {
+                contract_addr: suite.market.to_string(),
+                admin: gov.to_string(),
+            }),
+        )
+        .unwrap();
+    for (who, amount) in [
+        ("tenant", 100_000_000),
+        ("tenant2", 50_000_000),
+        ("sponsor", 10_000_000),
+    ] {
+        suite
+            .exec(who, &gov, &ExecuteMsg::Lock {}, &coins(amount, DENOM))
+            .unwrap();
+    }
+    suite.advance_seconds(6);
+    (suite, gov)
+}
+
+fn propose(suite: &mut Suite, gov: &cosmwasm_std::Addr, msgs: Vec<CosmosMsg>) -> u64 {
+    let res = suite
+        .exec(
+            "sponsor",
+            gov,
+            &ExecuteMsg::Propose {
+                title: "change the market".into(),
+                description: "".into(),
+                msgs,
+            },
+            &coins(DEPOSIT, DENOM),
+        )
+        .unwrap();
+    event_values(&res, "proposal_opened", "id")[0]
+        .parse()
+        .unwrap()
+}
+
+fn status(suite: &Suite, gov: &cosmwasm_std::Addr, id: u64) -> ProposalStatus {
+    let res: ProposalResponse = suite
+        .app
+        .wrap()
+        .query_wasm_smart(gov, &QueryMsg::Proposal { id })
+        .unwrap();
+    res.proposal.status
+}
+
+#[test]
+fn a_proposal_changes_a_market_parameter_and_migrates_the_market_after_the_timelock() {
+    let (mut suite, gov) = governed();
+    let mut new_params = market::MarketParams {
+        order_max_bids: 5,
+        ..market::MarketParams::default()
+    };
+    let current: market::ConfigResponse = suite
+        .app
+        .wrap()
+        .query_wasm_smart(&suite.market, &market::QueryMsg::Config {})
+        .unwrap();
+    new_params.bid_min_deposits = current.params.bid_min_deposits;
+    let new_code = suite.app.store_code(market_contract());
+    let msgs = vec![
+        WasmMsg::Execute {
+            contract_addr: suite.market.to_string(),
+            msg: to_json_binary(&market::ExecuteMsg::UpdateParams { params: new_params }).unwrap(),
+            funds: vec![],
+        }
+        .into(),
+        WasmMsg::Migrate {
+            contract_addr: suite.market.to_string(),
+            new_code_id: new_code,
+            msg: to_json_binary(&market::MigrateMsg {}).unwrap(),
+        }
+        .into(),
+    ];
+    let id = propose(&mut suite, &gov, msgs);
+
+    // tenant2 moves its tokens mid-vote: they vote once, with the power it had at the start.
+    suite
+        .exec(
+            "tenant2",
+            &gov,
+            &ExecuteMsg::Unlock {
+                amount: Uint128::new(50_000_000),
+            },
+            &[],
+        )
+        .unwrap();
+    let tenant2 = suite.addr("tenant2");
+    let keeper = suite.addr("keeper");
+    suite
+        .app
+        .send_tokens(tenant2, keeper, &coins(50_000_000, DENOM))
+        .unwrap();
+    suite
+        .exec(
+            "keeper",
+            &gov,
+            &ExecuteMsg::Lock {},
+            &coins(50_000_000, DENOM),
+        )
+        .unwrap();
+    let vote = |v| ExecuteMsg::CastVote { id, vote: v };
+    let err = suite
+        .exec("keeper", &gov, &vote(Vote::Yes), &[])
+        .unwrap_err();
+    assert_fails_with(&err, "had no tokens locked when proposal 1 opened");
+    suite.exec("tenant2", &gov, &vote(Vote::No), &[]).unwrap();
+    suite.exec("tenant", &gov, &vote(Vote::Yes), &[]).unwrap();
+    let err = suite
+        .exec("tenant", &gov, &vote(Vote::No), &[])
+        .unwrap_err();
+    assert_fails_with(&err, "already voted on proposal 1");
+
+    let close = ExecuteMsg::Close { id };
+    let err = suite.exec("keeper", &gov, &close, &[]).unwrap_err();
+    assert_fails_with(&err, "runs until");
+    suite.advance_seconds(600);
+    let res = suite.exec("keeper", &gov, &close, &[]).unwrap();
+    assert_eq!(
+        event_values(&res, "proposal_closed", "yes"),
+        vec!["100000000"]
+    );
+    assert_eq!(
+        event_values(&res, "proposal_closed", "no"),
+        vec!["50000000"]
+    );
+    assert_eq!(status(&suite, &gov, id), ProposalStatus::Passed);
+    // The deposit of a passed proposal comes back.
+    let sponsor = suite.addr("sponsor");
+    assert_eq!(
+        suite.balance(&sponsor, DENOM),
+        STARTING_BALANCE - 10_000_000
+    );
+
+    let execute = ExecuteMsg::Execute { id };
+    let err = suite.exec("keeper", &gov, &execute, &[]).unwrap_err();
+    assert_fails_with(&err, "is timelocked until");
+    suite.advance_seconds(3_600);
+    suite.exec("keeper", &gov, &execute, &[]).unwrap();
+    assert_eq!(status(&suite, &gov, id), ProposalStatus::Executed);
+    let config: market::ConfigResponse = suite
+        .app
+        .wrap()
+        .query_wasm_smart(&suite.market, &market::QueryMsg::Config {})
+        .unwrap();
+    assert_eq!(config.params.order_max_bids, 5);
+    let info = suite
+        .app
+        .wrap()
+        .query_wasm_contract_info(&suite.market)
+        .unwrap();
+    assert_eq!(info.code_id, new_code);
+    // Executed once only.
+    let err = suite.exec("keeper", &gov, &execute, &[]).unwrap_err();
+    assert_fails_with(&err, "this needs it passed");
+}
+
+#[test]
+fn a_rejected_proposal_burns_its_deposit_and_changes_nothing() {
+    let (mut suite, gov) = governed();
+    let msgs = vec![WasmMsg::Execute {
+        contract_addr: suite.market.to_string(),
+        msg: to_json_binary(&market::ExecuteMsg::Pause {}).unwrap(),
+        funds: vec![],
+    }
+    .into()];
+    let id = propose(&mut suite, &gov, msgs);
+    suite
+        .exec(
+            "tenant",
+            &gov,
+            &ExecuteMsg::CastVote { id, vote: Vote::No },
+            &[],
+        )
+        .unwrap();
+    suite.advance_seconds(600);
+    suite
+        .exec("keeper", &gov, &ExecuteMsg::Close { id }, &[])
+        .unwrap();
+    assert_eq!(status(&suite, &gov, id), ProposalStatus::Rejected);
+    let sponsor = suite.addr("sponsor");
+    assert_eq!(
+        suite.balance(&sponsor, DENOM),
+        STARTING_BALANCE - 10_000_000 - DEPOSIT
+    );
+    let err = suite
+        .exec("keeper", &gov, &ExecuteMsg::Execute { id }, &[])
+        .unwrap_err();
+    assert_fails_with(&err, "this needs it passed");
+    // Without votes the quorum fails too.
+    let id = propose(&mut suite, &gov, vec![]);
+    suite.advance_seconds(600);
+    suite
+        .exec("keeper", &gov, &ExecuteMsg::Close { id }, &[])
+        .unwrap();
+    assert_eq!(status(&suite, &gov, id), ProposalStatus::Rejected);
+}
+
+#[test]
+fn the_treasury_cannot_spend_locked_tokens() {
+    let (mut suite, gov) = governed();
+    // The treasury holds 5,000,000; a proposal tries to send 6,000,000.
+    let sponsor = suite.addr("sponsor");
+    suite
+        .app
+        .send_tokens(sponsor, gov.clone(), &coins(5_000_000, DENOM))
+        .unwrap();
+    let spend = |amount: u128, to: &cosmwasm_std::Addr| -> CosmosMsg {
+        BankMsg::Send {
+            to_address: to.to_string(),
+            amount: coins(amount, DENOM),
+        }
+        .into()
+    };
+    let keeper = suite.addr("keeper");
+    let too_much = propose(&mut suite, &gov, vec![spend(6_000_000, &keeper)]);
+    let fine = propose(&mut suite, &gov, vec![spend(5_000_000, &keeper)]);
+    for id in [too_much, fine] {
+        suite
+            .exec(
+                "tenant",
+                &gov,
+                &ExecuteMsg::CastVote {
+                    id,
+                    vote: Vote::Yes,
+                },
+                &[],
+            )
+            .unwrap();
+    }
+    suite.advance_seconds(600);
+    for id in [too_much, fine] {
+        suite
+            .exec("keeper", &gov, &ExecuteMsg::Close { id }, &[])
+            .unwrap();
+    }
+    suite.advance_seconds(3_600);
+    let err = suite
+        .exec("keeper", &gov, &ExecuteMsg::Execute { id: too_much }, &[])
+        .unwrap_err();
+    assert_fails_with(&err, "would spend locked tokens or deposits");
+    assert_eq!(status(&suite, &gov, too_much), ProposalStatus::Passed);
+    suite
+        .exec("keeper", &gov, &ExecuteMsg::Execute { id: fine }, &[])
+        .unwrap();
+    assert_eq!(suite.balance(&keeper, DENOM), STARTING_BALANCE + 5_000_000);
+    // Only governance itself changes its parameters.
+    let err = suite
+        .exec(
+            "tenant",
+            &gov,
+            &ExecuteMsg::UpdateParams { params: params() },
+            &[],
+        )
+        .unwrap_err();
+    assert_fails_with(&err, "only governance itself");
+}
