@@ -462,6 +462,7 @@ impl Suite {
                 version: HexBinary::from(vec![7u8; 32]),
                 auction_window,
                 reclamation_min_window: None,
+                provider_record: None,
             }),
             &coins(deposit, denom),
         )?;

@@ -128,6 +128,7 @@ fn cw20_from_an_unlisted_token_is_refused() {
             version: HexBinary::from(vec![7u8; 32]),
             auction_window: None,
             reclamation_min_window: None,
+            provider_record: None,
         }))
         .unwrap(),
     };
@@ -158,6 +159,7 @@ fn wrong_and_extra_funds_are_refused() {
         version: HexBinary::from(vec![7u8; 32]),
         auction_window: None,
         reclamation_min_window: None,
+        provider_record: None,
     });
     let mismatch = |got: &str| {
         MarketError::DenomMismatch {

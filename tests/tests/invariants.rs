@@ -281,6 +281,7 @@ impl World {
                         version: cosmwasm_std::HexBinary::from(vec![7u8; 32]),
                         auction_window: auction.then_some(300),
                         reclamation_min_window: None,
+                        provider_record: None,
                     }),
                     &coins(deposit, DENOM),
                 )

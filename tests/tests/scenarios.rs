@@ -119,6 +119,7 @@ fn reclamation_window_keeps_the_lease_running_until_its_deadline() {
                 version: HexBinary::from(vec![7u8; 32]),
                 auction_window: None,
                 reclamation_min_window: Some(3_600),
+                provider_record: None,
             }),
             &coins(50_000_000, DENOM),
         )
@@ -327,6 +328,7 @@ fn cw20_deployment_pays_and_refunds_in_the_token() {
             version: HexBinary::from(vec![7u8; 32]),
             auction_window: None,
             reclamation_min_window: None,
+            provider_record: None,
         }),
     );
     suite.exec("tenant", &token, &create, &[]).unwrap();

@@ -374,3 +374,107 @@ fn only_the_market_pays_compensation() {
         .unwrap_err();
     assert_fails_with(&err, "is not jailed for absence");
 }
+
+#[test]
+fn a_tenant_may_require_a_track_record() {
+    let (mut suite, _, lease) = leased();
+    let demanding = |suite: &mut Suite, record: market::RecordRequirement| {
+        let tenant2 = suite.addr("tenant2");
+        let market_addr = suite.market.clone();
+        use cw_multi_test::Executor;
+        let res = suite
+            .app
+            .execute_contract(
+                tenant2.clone(),
+                market_addr,
+                &market::ExecuteMsg::CreateDeployment(market::NewDeployment {
+                    groups: Suite::groups_from_sdl(HELLO, DENOM),
+                    version: cosmwasm_std::HexBinary::from(vec![1u8; 32]),
+                    auction_window: None,
+                    reclamation_min_window: None,
+                    provider_record: Some(record),
+                }),
+                &coins(10_000_000, DENOM),
+            )
+            .unwrap();
+        let dseq: u64 = event_values(&res, "order_created", "order")[0]
+            .split('/')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        kumo::DeploymentId::new(tenant2, dseq)
+    };
+    let d = demanding(
+        &mut suite,
+        market::RecordRequirement {
+            min_leases_completed: 1,
+            ..Default::default()
+        },
+    );
+    let err = suite
+        .bid(
+            "provider1",
+            &suite.order(&d, 1, 1),
+            per_second(10),
+            BID_DEPOSIT,
+            DENOM,
+        )
+        .unwrap_err();
+    assert_fails_with(&err, "0 leases completed, 1 required");
+    // Once a tenant closes its lease the provider has one completed lease.
+    suite.advance_seconds(60);
+    suite.close_lease("tenant", &lease).unwrap();
+    assert_eq!(suite.provider_stats("provider1").record.completed, 1);
+    suite
+        .bid(
+            "provider1",
+            &suite.order(&d, 1, 1),
+            per_second(10),
+            BID_DEPOSIT,
+            DENOM,
+        )
+        .unwrap();
+    // A slashed provider is refused by a tenant that accepts none.
+    let d2 = demanding(
+        &mut suite,
+        market::RecordRequirement {
+            max_slashes: Some(0),
+            ..Default::default()
+        },
+    );
+    let staking = suite.staking();
+    let owner = suite.owner.clone();
+    use cw_multi_test::Executor;
+    let new_lease = suite.order(&d, 1, 1).bid(suite.addr("provider1"));
+    suite.create_lease("tenant2", &new_lease).unwrap();
+    suite
+        .staking_exec(
+            "tenant2",
+            &ExecuteMsg::OpenDispute {
+                lease: new_lease,
+                evidence: "down".into(),
+            },
+            &coins(1_000_000, DENOM),
+        )
+        .unwrap();
+    suite
+        .app
+        .execute_contract(
+            owner,
+            staking,
+            &ExecuteMsg::ResolveDispute { id: 1, slash: true },
+            &[],
+        )
+        .unwrap();
+    let err = suite
+        .bid(
+            "provider1",
+            &suite.order(&d2, 1, 1),
+            per_second(10),
+            BID_DEPOSIT,
+            DENOM,
+        )
+        .unwrap_err();
+    assert_fails_with(&err, "1 slashes, at most 0 accepted");
+}

@@ -92,6 +92,9 @@ pub enum ContractError {
     #[error("provider {provider} may not bid or lease: {reason}")]
     NotEligible { provider: String, reason: String },
 
+    #[error("provider {provider}'s record does not meet the deployment's: {reason}")]
+    RecordTooWeak { provider: String, reason: String },
+
     #[error("no staking contract is configured")]
     NoStaking,
 

@@ -170,6 +170,7 @@ pub fn dispatch(deps: Deps, _env: Env, msg: QueryMsg) -> StdResult<Binary> {
                 open_bids: s.open_bids,
                 lease_rates: s.lease_rates,
                 bid_deposits: s.bid_deposits,
+                record: s.record,
             })
         }
     }

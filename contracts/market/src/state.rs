@@ -26,6 +26,7 @@ pub struct ProviderStats {
     pub open_bids: u64,
     pub lease_rates: Vec<(Denom, Decimal256)>,
     pub bid_deposits: Vec<(Denom, Uint128)>,
+    pub record: kumo::market::LeaseRecord,
 }
 
 pub const CONFIG: Item<Config> = Item::new("config");

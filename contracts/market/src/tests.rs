@@ -197,6 +197,7 @@ impl T {
                 version: HexBinary::from(vec![1u8; 32]),
                 auction_window,
                 reclamation_min_window,
+                provider_record: None,
             }),
             &coins(5_000_000, DENOM),
         )?;
@@ -324,6 +325,7 @@ fn create_deployment_opens_one_order_per_group_and_an_escrow_account() {
                 version: HexBinary::from(vec![1u8; 32]),
                 auction_window: None,
                 reclamation_min_window: None,
+                provider_record: None,
             }),
             &coins(5_000_000, DENOM),
         )
@@ -374,6 +376,7 @@ fn invalid_deployments_are_rejected_with_typed_errors() {
                 version: HexBinary::from(version),
                 auction_window: None,
                 reclamation_min_window: None,
+                provider_record: None,
             }),
             &funds,
         )
@@ -1205,6 +1208,7 @@ fn cw20_deployments_are_forwarded_to_the_escrow_as_a_send() {
                 version: HexBinary::from(vec![1u8; 32]),
                 auction_window: None,
                 reclamation_min_window: None,
+                provider_record: None,
             }))
             .unwrap(),
         }),

@@ -183,6 +183,7 @@ pub fn market_stats(
             open_bids: 0,
             lease_rates: vec![],
             bid_deposits: vec![],
+            record: Default::default(),
         }),
     }
 }

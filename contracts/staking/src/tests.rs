@@ -84,6 +84,7 @@ impl T {
                         })
                         .unwrap_or_default(),
                     bid_deposits: vec![],
+                    record: Default::default(),
                 }),
                 MarketQuery::Lease { .. } if lease_live => {
                     return SystemResult::Ok(ContractResult::Ok(

@@ -117,6 +117,22 @@ pub struct NewDeployment {
     /// The shortest reclamation window the tenant accepts from providers, seconds; `None` means
     /// none is required.
     pub reclamation_min_window: Option<u64>,
+    /// The track record a provider needs to bid (Kumo); `None` accepts any provider.
+    #[serde(default)]
+    pub provider_record: Option<RecordRequirement>,
+}
+
+/// A minimum track record, checked against the market's lease counters and the staking
+/// contract's reputation when a provider bids.
+#[cw_serde]
+#[derive(Default)]
+pub struct RecordRequirement {
+    /// Leases the provider completed (closed by their tenants or by running out of funds).
+    pub min_leases_completed: u64,
+    /// At most this many leases closed by the provider itself (reasons 10000-10003).
+    pub max_closed_by_provider: Option<u64>,
+    /// At most this many slashes (absences and lost disputes), from the staking contract.
+    pub max_slashes: Option<u64>,
 }
 
 #[cw_serde]
@@ -293,6 +309,7 @@ pub struct Deployment {
     pub groups: u32,
     pub auction_window: Option<u64>,
     pub reclamation_min_window: Option<u64>,
+    pub provider_record: Option<RecordRequirement>,
     pub created_at: Timestamp,
 }
 
@@ -481,4 +498,19 @@ pub struct ProviderStatsResponse {
     pub lease_rates: Vec<(Denom, Decimal256)>,
     /// Deposits of open bids, per denomination.
     pub bid_deposits: Vec<(Denom, Uint128)>,
+    /// How the provider's past leases ended (O(1) counters, the market's half of its
+    /// reputation; slashes are in the staking contract).
+    #[serde(default)]
+    pub record: LeaseRecord,
+}
+
+#[cw_serde]
+#[derive(Default)]
+pub struct LeaseRecord {
+    /// Closed by the tenant (reason 1) or by the tenant's account running dry (20000).
+    pub completed: u64,
+    /// Closed by the provider (10000-10003).
+    pub closed_by_provider: u64,
+    /// Closed because the provider was absent (20001).
+    pub closed_absent: u64,
 }

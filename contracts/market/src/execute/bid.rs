@@ -161,6 +161,11 @@ pub fn create(
     }
     match_requirements(&group.spec, &registered.attributes, &audits)?;
     match_capabilities(&group.spec, &registered.attributes)?;
+    // The track record the tenant asked for (Kumo).
+    let deployment = load_deployment(deps.storage, &order_id.deployment())?;
+    if let Some(req) = &deployment.provider_record {
+        check_record(deps.as_ref(), config.staking.as_ref(), &provider, req)?;
+    }
 
     let seq = BID_SEQ.may_load(deps.storage)?.unwrap_or_default() + 1;
     BID_SEQ.save(deps.storage, &seq)?;
@@ -204,6 +209,55 @@ pub fn create(
         .add_attribute("bid", id.to_string())
         .add_attribute("price", bid.price.to_string())
         .add_attribute("deposit", bid.deposit.to_string()))
+}
+
+/// Compares a provider's lease counters (and, when asked, its slashes in the staking contract)
+/// with a deployment's requirement.
+fn check_record(
+    deps: cosmwasm_std::Deps,
+    staking: Option<&cosmwasm_std::Addr>,
+    provider: &cosmwasm_std::Addr,
+    req: &kumo::market::RecordRequirement,
+) -> Result<(), ContractError> {
+    let record = crate::state::PROVIDER_STATS
+        .may_load(deps.storage, provider.clone())?
+        .unwrap_or_default()
+        .record;
+    let weak = |reason: String| {
+        Err(ContractError::RecordTooWeak {
+            provider: provider.to_string(),
+            reason,
+        })
+    };
+    if record.completed < req.min_leases_completed {
+        return weak(format!(
+            "{} leases completed, {} required",
+            record.completed, req.min_leases_completed
+        ));
+    }
+    if let Some(max) = req.max_closed_by_provider {
+        if record.closed_by_provider > max {
+            return weak(format!(
+                "{} leases closed by the provider, at most {max} accepted",
+                record.closed_by_provider
+            ));
+        }
+    }
+    if let (Some(max), Some(staking)) = (req.max_slashes, staking) {
+        let res: kumo::staking::BidEligibilityResponse = deps.querier.query_wasm_smart(
+            staking,
+            &kumo::staking::QueryMsg::BidEligibility {
+                provider: provider.to_string(),
+            },
+        )?;
+        if res.reputation.slashes > max {
+            return weak(format!(
+                "{} slashes, at most {max} accepted",
+                res.reputation.slashes
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `MsgCloseBid` by the provider: an open bid is withdrawn (deposit refunded); an active bid

@@ -162,6 +162,7 @@ pub fn create(
         groups: new.groups.len() as u32,
         auction_window: new.auction_window,
         reclamation_min_window: new.reclamation_min_window,
+        provider_record: new.provider_record,
         created_at: env.block.time,
     };
     DEPLOYMENTS.save(deps.storage, deployment_key(&id), &deployment)?;

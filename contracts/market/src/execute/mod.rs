@@ -256,6 +256,11 @@ pub fn end_lease(
         s.active_leases = s.active_leases.saturating_sub(1);
         s.sub_rate(denom, lease.price);
         s.sub_deposit(&bid.deposit.denom, bid.deposit.amount);
+        match code {
+            10_000..=19_999 => s.record.closed_by_provider += 1,
+            20_001 => s.record.closed_absent += 1,
+            _ => s.record.completed += 1,
+        }
     })?;
     match end {
         LeaseEnd::InsufficientFunds => {}
