@@ -1,13 +1,17 @@
 //! Random operation sequences against the wired contracts. After every step: the escrow's books
 //! match its bank balance to the unit (deposits = withdrawn + take + refunded + balances), the
-//! market invariants I-MK-1..5 of AEP-79 hold, provider counters match the lists, and nothing
-//! panicked (a contract panic fails the test; errors must be typed).
+//! staking contract's bonds, unbondings, compensation pools and dispute deposits match its
+//! balance, nothing is minted or lost across all accounts, the market invariants I-MK-1..5 of
+//! AEP-79 hold, provider counters match the lists, and nothing panicked (a contract panic fails
+//! the test; errors must be typed). Providers bond, heartbeat, get reported, jailed and
+//! unjailed; tenants dispute; the arbiter upholds or dismisses.
 //!
 //! 1,000 sequences per run; set `KUMO_PROPTEST_CASES` for more.
 
 use cosmwasm_std::{coins, Addr, Decimal256, Uint128};
 use kumo::escrow::{self, AccountId};
 use kumo::market::{self, BidState, LeaseCloseReason, LeaseState, OrderState};
+use kumo::staking;
 use kumo::{BidId, DeploymentId};
 use kumo_tests::{event_values, Suite, DENOM, FUNDED, STARTING_BALANCE};
 use proptest::prelude::*;
@@ -70,6 +74,39 @@ enum Op {
     Grant {
         amount: u128,
     },
+    Heartbeat {
+        provider: usize,
+    },
+    ReportAbsence {
+        provider: usize,
+    },
+    CloseAbsent {
+        provider: usize,
+    },
+    Unjail {
+        provider: usize,
+    },
+    Bond {
+        provider: usize,
+        amount: u128,
+    },
+    Unbond {
+        provider: usize,
+        amount: u128,
+    },
+    Claim {
+        provider: usize,
+    },
+    OpenDispute {
+        pick: usize,
+    },
+    ResolveDispute {
+        pick: usize,
+        slash: bool,
+    },
+    ExpireDispute {
+        pick: usize,
+    },
     AllowanceDeposit {
         pick: usize,
         amount: u128,
@@ -96,6 +133,16 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(|pick| Op::PauseGroup { pick }),
         1 => any::<usize>().prop_map(|pick| Op::StartGroup { pick }),
         1 => (1u128..3_000_000).prop_map(|amount| Op::Grant { amount }),
+        1 => (0..3usize).prop_map(|provider| Op::Heartbeat { provider }),
+        2 => (0..3usize).prop_map(|provider| Op::ReportAbsence { provider }),
+        2 => (0..3usize).prop_map(|provider| Op::CloseAbsent { provider }),
+        1 => (0..3usize).prop_map(|provider| Op::Unjail { provider }),
+        1 => (0..3usize, 1u128..5_000_000).prop_map(|(provider, amount)| Op::Bond { provider, amount }),
+        1 => (0..3usize, 1u128..20_000_000).prop_map(|(provider, amount)| Op::Unbond { provider, amount }),
+        1 => (0..3usize).prop_map(|provider| Op::Claim { provider }),
+        1 => any::<usize>().prop_map(|pick| Op::OpenDispute { pick }),
+        1 => (any::<usize>(), any::<bool>()).prop_map(|(pick, slash)| Op::ResolveDispute { pick, slash }),
+        1 => any::<usize>().prop_map(|pick| Op::ExpireDispute { pick }),
         1 => (any::<usize>(), 1u128..3_000_000)
             .prop_map(|(pick, amount)| Op::AllowanceDeposit { pick, amount }),
     ]
@@ -114,9 +161,10 @@ struct World {
 
 impl World {
     fn new() -> Self {
-        let mut suite = Suite::new();
+        let mut suite = Suite::with_staking();
         for p in PROVIDERS {
             suite.register_provider(p, &[("region", "local")]).unwrap();
+            suite.bond(p, 30_000_000).unwrap();
         }
         World {
             suite,
@@ -416,6 +464,119 @@ impl World {
                     )
                     .map(Some)
             }
+            Op::Heartbeat { provider } => self
+                .suite
+                .staking_exec(PROVIDERS[provider], &staking::ExecuteMsg::Heartbeat {}, &[])
+                .map(Some),
+            Op::ReportAbsence { provider } => {
+                let provider = self.suite.addr(PROVIDERS[provider]).to_string();
+                self.suite
+                    .staking_exec(
+                        "keeper",
+                        &staking::ExecuteMsg::ReportAbsence { provider },
+                        &[],
+                    )
+                    .map(Some)
+            }
+            Op::CloseAbsent { provider: i } => {
+                // Among the providers with a compensation pool (jailed with leases to close).
+                let staking_addr = self.suite.staking();
+                let jailed: Vec<String> = PROVIDERS
+                    .iter()
+                    .map(|p| self.suite.addr(p).to_string())
+                    .filter(|p| {
+                        self.q::<staking::CompensationPoolResponse>(
+                            &staking_addr,
+                            &staking::QueryMsg::Compensation {
+                                provider: p.clone(),
+                            },
+                        )
+                        .pool
+                        .is_some()
+                    })
+                    .collect();
+                let Some(provider) = pick(&jailed, i) else {
+                    return;
+                };
+                self.suite
+                    .exec(
+                        "keeper",
+                        &market,
+                        &market::ExecuteMsg::CloseAbsentLeases {
+                            provider,
+                            limit: Some(2),
+                        },
+                        &[],
+                    )
+                    .map(Some)
+            }
+            Op::Unjail { provider } => self
+                .suite
+                .staking_exec(PROVIDERS[provider], &staking::ExecuteMsg::Unjail {}, &[])
+                .map(Some),
+            Op::Bond { provider, amount } => self.suite.bond(PROVIDERS[provider], amount).map(Some),
+            Op::Unbond { provider, amount } => self
+                .suite
+                .staking_exec(
+                    PROVIDERS[provider],
+                    &staking::ExecuteMsg::Unbond {
+                        amount: Uint128::new(amount),
+                    },
+                    &[],
+                )
+                .map(Some),
+            Op::Claim { provider } => self
+                .suite
+                .staking_exec(PROVIDERS[provider], &staking::ExecuteMsg::Claim {}, &[])
+                .map(Some),
+            Op::OpenDispute { pick: i } => {
+                let Some(lease) = pick(&self.leases(), i) else {
+                    return;
+                };
+                let tenant = TENANTS
+                    .iter()
+                    .find(|t| self.suite.addr(t) == lease.id.owner)
+                    .unwrap();
+                self.suite
+                    .staking_exec(
+                        tenant,
+                        &staking::ExecuteMsg::OpenDispute {
+                            lease: lease.id,
+                            evidence: "down".into(),
+                        },
+                        &coins(1_000_000, DENOM),
+                    )
+                    .map(Some)
+            }
+            Op::ResolveDispute { pick: i, slash } => {
+                let Some(d) = pick(&self.open_disputes(), i) else {
+                    return;
+                };
+                let owner = self.suite.owner.clone();
+                let staking_addr = self.suite.staking();
+                use cw_multi_test::Executor;
+                self.suite
+                    .app
+                    .execute_contract(
+                        owner,
+                        staking_addr,
+                        &staking::ExecuteMsg::ResolveDispute { id: d.id, slash },
+                        &[],
+                    )
+                    .map(Some)
+            }
+            Op::ExpireDispute { pick: i } => {
+                let Some(d) = pick(&self.open_disputes(), i) else {
+                    return;
+                };
+                self.suite
+                    .staking_exec(
+                        "keeper",
+                        &staking::ExecuteMsg::ExpireDispute { id: d.id },
+                        &[],
+                    )
+                    .map(Some)
+            }
             Op::AllowanceDeposit { pick: i, amount } => {
                 let Some(d) = pick(&self.deployments(), i) else {
                     return;
@@ -496,6 +657,30 @@ impl World {
             + sum("account_closed", "dust");
     }
 
+    fn disputes(&self) -> Vec<staking::Dispute> {
+        let staking_addr = self.suite.staking();
+        self.all_pages(
+            |start| {
+                self.q::<staking::DisputesResponse>(
+                    &staking_addr,
+                    &staking::QueryMsg::Disputes {
+                        start_after: start,
+                        limit: Some(5),
+                    },
+                )
+                .disputes
+            },
+            |d| d.id,
+        )
+    }
+
+    fn open_disputes(&self) -> Vec<staking::Dispute> {
+        self.disputes()
+            .into_iter()
+            .filter(|d| d.state == staking::DisputeState::Open)
+            .collect()
+    }
+
     fn account(&self, id: AccountId) -> escrow::Account {
         self.q::<escrow::AccountResponse>(&self.suite.escrow, &escrow::QueryMsg::Account { id })
             .account
@@ -517,6 +702,47 @@ impl World {
         total += self.suite.balance(&self.suite.treasury, DENOM);
         let escrow_balance = self.suite.balance(&escrow_addr, DENOM);
         total += escrow_balance;
+        let staking_addr = self.suite.staking();
+        let staking_balance = self.suite.balance(&staking_addr, DENOM);
+        total += staking_balance;
+
+        // The staking contract's books: bonds, unbonding entries, compensation pools and open
+        // dispute deposits are exactly its balance.
+        let mut staked = 0u128;
+        for p in PROVIDERS {
+            let addr = self.suite.addr(p).to_string();
+            let bond: Option<staking::ProviderBondResponse> = self
+                .suite
+                .app
+                .wrap()
+                .query_wasm_smart(
+                    &staking_addr,
+                    &staking::QueryMsg::Provider {
+                        provider: addr.clone(),
+                    },
+                )
+                .ok();
+            if let Some(b) = bond {
+                staked += b.bond.bonded.u128();
+                staked += b
+                    .bond
+                    .unbonding
+                    .iter()
+                    .map(|e| e.amount.u128())
+                    .sum::<u128>();
+            }
+            let pool: staking::CompensationPoolResponse = self.q(
+                &staking_addr,
+                &staking::QueryMsg::Compensation { provider: addr },
+            );
+            staked += pool.pool.map_or(0, |p| p.remaining.u128());
+        }
+        staked += self
+            .open_disputes()
+            .iter()
+            .map(|d| d.deposit.u128())
+            .sum::<u128>();
+        prop_assert_eq!(staked, staking_balance, "staking books vs bank balance");
         prop_assert_eq!(total, STARTING_BALANCE * FUNDED.len() as u128);
         prop_assert_eq!(self.suite.balance(&market_addr, DENOM), 0);
 
