@@ -329,3 +329,60 @@ fn only_governance_itself_updates_params_or_checks_solvency() {
     .unwrap();
     crate::contract::migrate(t.deps.as_mut(), t.env.clone(), MigrateMsg {}).unwrap();
 }
+
+#[test]
+fn a_cw20_governance_token_locks_through_receive() {
+    let mut deps = mock_dependencies();
+    let token = deps.api.addr_make("token");
+    let owner = deps.api.addr_make("owner");
+    instantiate(
+        deps.as_mut(),
+        mock_env(),
+        message_info(&owner, &[]),
+        InstantiateMsg {
+            params: GovernanceParams {
+                denom: Denom::Cw20(token.clone()),
+                ..params()
+            },
+        },
+    )
+    .unwrap();
+    let alice = deps.api.addr_make("alice");
+    let lock = |amount: u128| {
+        ExecuteMsg::Receive(cw20::Cw20ReceiveMsg {
+            sender: alice.to_string(),
+            amount: Uint128::new(amount),
+            msg: cosmwasm_std::to_json_binary(&ReceiveMsg::Lock {}).unwrap(),
+        })
+    };
+    let fake = deps.api.addr_make("fake");
+    assert!(matches!(
+        execute(deps.as_mut(), mock_env(), message_info(&fake, &[]), lock(5)).unwrap_err(),
+        ContractError::WrongDenom { .. }
+    ));
+    execute(
+        deps.as_mut(),
+        mock_env(),
+        message_info(&token, &[]),
+        lock(5),
+    )
+    .unwrap();
+    let res: ParamsResponse =
+        from_json(query(deps.as_ref(), mock_env(), QueryMsg::Params {}).unwrap()).unwrap();
+    assert_eq!(res.total_locked, Uint128::new(5));
+    // Unlocking pays back in the token.
+    let res = execute(
+        deps.as_mut(),
+        mock_env(),
+        message_info(&alice, &[]),
+        ExecuteMsg::Unlock {
+            amount: Uint128::new(5),
+        },
+    )
+    .unwrap();
+    assert!(matches!(
+        &res.messages[0].msg,
+        cosmwasm_std::CosmosMsg::Wasm(cosmwasm_std::WasmMsg::Execute { contract_addr, .. })
+            if *contract_addr == token.to_string()
+    ));
+}

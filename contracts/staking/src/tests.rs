@@ -521,3 +521,73 @@ fn config_is_the_owners_and_params_are_validated() {
     t.exec("owner", update(params()), &[]).unwrap();
     migrate(t.deps.as_mut(), t.env.clone(), MigrateMsg {}).unwrap();
 }
+
+#[test]
+fn a_cw20_bond_arrives_through_receive_from_the_bond_token_only() {
+    let mut deps = mock_dependencies();
+    let token = deps.api.addr_make("token");
+    let owner = deps.api.addr_make("owner");
+    instantiate(
+        deps.as_mut(),
+        mock_env(),
+        message_info(&owner, &[]),
+        InstantiateMsg {
+            owner: owner.to_string(),
+            market: None,
+            treasury: owner.to_string(),
+            arbiter: None,
+            params: StakingParams {
+                bond_denom: Denom::Cw20(token.clone()),
+                ..params()
+            },
+        },
+    )
+    .unwrap();
+    let p1 = deps.api.addr_make("p1");
+    let receive = cw20::Cw20ReceiveMsg {
+        sender: p1.to_string(),
+        amount: Uint128::new(5_000),
+        msg: to_json_binary(&ReceiveMsg::Bond {}).unwrap(),
+    };
+    let fake = deps.api.addr_make("fake");
+    assert!(matches!(
+        execute(
+            deps.as_mut(),
+            mock_env(),
+            message_info(&fake, &[]),
+            ExecuteMsg::Receive(receive.clone())
+        )
+        .unwrap_err(),
+        ContractError::WrongDenom { .. }
+    ));
+    execute(
+        deps.as_mut(),
+        mock_env(),
+        message_info(&token, &[]),
+        ExecuteMsg::Receive(receive),
+    )
+    .unwrap();
+    // Native coins are not the bond.
+    assert!(matches!(
+        execute(
+            deps.as_mut(),
+            mock_env(),
+            message_info(&p1, &coins(5, DENOM)),
+            ExecuteMsg::Bond {}
+        )
+        .unwrap_err(),
+        ContractError::WrongDenom { .. }
+    ));
+    let res: ProviderBondResponse = from_json(
+        query(
+            deps.as_ref(),
+            mock_env(),
+            QueryMsg::Provider {
+                provider: p1.to_string(),
+            },
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(res.bond.bonded, Uint128::new(5_000));
+}
