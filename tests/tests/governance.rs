@@ -1,4 +1,4 @@
-//! Governance owning the suite: a proposal that changes a market parameter and migrates the
+//! Governance owning every contract (config and wasm admin) and holding the treasury: a proposal that changes a market parameter and migrates the
 //! market, with the timelock respected; a failed proposal; vote power snapshotted against tokens
 //! moving mid-vote; the treasury unable to spend locked tokens.
 
@@ -47,31 +47,76 @@ fn governed() -> (Suite, cosmwasm_std::Addr) {
             None,
         )
         .unwrap();
-    suite
-        .app
-        .execute_contract(
-            owner.clone(),
+    // Governance becomes the owner and the wasm admin of every contract, and the treasury.
+    let g = || Some(gov.to_string());
+    let handovers: Vec<(cosmwasm_std::Addr, cosmwasm_std::Binary)> = vec![
+        (
+            suite.registry.clone(),
+            to_json_binary(&kumo::registry::ExecuteMsg::UpdateConfig {
+                owner: g(),
+                market: None,
+                limits: None,
+            })
+            .unwrap(),
+        ),
+        (
             suite.market.clone(),
-            &market::ExecuteMsg::UpdateConfig {
-                owner: Some(gov.to_string()),
+            to_json_binary(&market::ExecuteMsg::UpdateConfig {
+                owner: g(),
                 registry: None,
                 escrow: None,
                 staking: None,
                 guardian: None,
-            },
-            &[],
-        )
-        .unwrap();
-    suite
-        .app
-        .execute(
-            owner,
-            CosmosMsg::Wasm(WasmMsg::UpdateAdmin {
-                contract_addr: suite.market.to_string(),
-                admin: gov.to_string(),
-            }),
-        )
-        .unwrap();
+            })
+            .unwrap(),
+        ),
+        (
+            suite.escrow.clone(),
+            to_json_binary(&kumo::escrow::ExecuteMsg::UpdateConfig {
+                owner: g(),
+                market: None,
+                treasury: g(),
+                guardian: None,
+                params: None,
+            })
+            .unwrap(),
+        ),
+        (
+            suite.staking(),
+            to_json_binary(&kumo::staking::ExecuteMsg::UpdateConfig {
+                owner: g(),
+                market: None,
+                treasury: g(),
+                arbiter: None,
+                params: None,
+            })
+            .unwrap(),
+        ),
+    ];
+    for (contract, msg) in handovers {
+        suite
+            .app
+            .execute(
+                owner.clone(),
+                CosmosMsg::Wasm(WasmMsg::Execute {
+                    contract_addr: contract.to_string(),
+                    msg,
+                    funds: vec![],
+                }),
+            )
+            .unwrap();
+        suite
+            .app
+            .execute(
+                owner.clone(),
+                CosmosMsg::Wasm(WasmMsg::UpdateAdmin {
+                    contract_addr: contract.to_string(),
+                    admin: gov.to_string(),
+                }),
+            )
+            .unwrap();
+    }
+    suite.treasury = gov.clone();
     for (who, amount) in [
         ("tenant", 100_000_000),
         ("tenant2", 50_000_000),
@@ -267,12 +312,39 @@ fn a_rejected_proposal_burns_its_deposit_and_changes_nothing() {
 #[test]
 fn the_treasury_cannot_spend_locked_tokens() {
     let (mut suite, gov) = governed();
-    // The treasury holds 5,000,000; a proposal tries to send 6,000,000.
-    let sponsor = suite.addr("sponsor");
+    // Governance is the treasury: 10/s for 25,000,000 s accrues 250,000,000, whose 2% take
+    // (5,000,000) it receives when the provider withdraws.
     suite
-        .app
-        .send_tokens(sponsor, gov.clone(), &coins(5_000_000, DENOM))
+        .register_provider("provider1", &[("region", "local")])
         .unwrap();
+    suite.bond("provider1", 20_000_000).unwrap();
+    let d = suite
+        .create_deployment(
+            "tenant2",
+            Suite::groups_from_sdl(include_str!("../../examples/hello.yaml"), DENOM),
+            300_000_000,
+            DENOM,
+            None,
+        )
+        .unwrap();
+    let bid = suite
+        .bid(
+            "provider1",
+            &suite.order(&d, 1, 1),
+            cosmwasm_std::Decimal256::from_ratio(10u128, 1u128),
+            500_000,
+            DENOM,
+        )
+        .unwrap();
+    suite.create_lease("tenant2", &bid).unwrap();
+    suite.advance_seconds(25_000_000);
+    suite
+        .staking_exec("provider1", &kumo::staking::ExecuteMsg::Heartbeat {}, &[])
+        .unwrap();
+    suite.withdraw_lease("keeper", &bid).unwrap();
+    let locked = 100_000_000 + 50_000_000 + 10_000_000;
+    assert_eq!(suite.balance(&gov, DENOM), locked + 5_000_000);
+    // A proposal that sends 6,000,000 would reach into locked tokens.
     let spend = |amount: u128, to: &cosmwasm_std::Addr| -> CosmosMsg {
         BankMsg::Send {
             to_address: to.to_string(),
@@ -312,6 +384,7 @@ fn the_treasury_cannot_spend_locked_tokens() {
         .exec("keeper", &gov, &ExecuteMsg::Execute { id: fine }, &[])
         .unwrap();
     assert_eq!(suite.balance(&keeper, DENOM), STARTING_BALANCE + 5_000_000);
+    assert_eq!(suite.balance(&gov, DENOM), locked);
     // Only governance itself changes its parameters.
     let err = suite
         .exec(
