@@ -1,6 +1,7 @@
-//! Governance owning every contract (config and wasm admin) and holding the treasury: a proposal that changes a market parameter and migrates the
-//! market, with the timelock respected; a failed proposal; vote power snapshotted against tokens
-//! moving mid-vote; the treasury unable to spend locked tokens.
+//! Governance owning every contract (config and wasm admin) and holding the treasury: a
+//! proposal that changes a market parameter and migrates the market, with the timelock
+//! respected; a failed proposal; vote power snapshotted against tokens moving mid-vote; the
+//! treasury unable to spend locked tokens.
 
 use cosmwasm_std::{coins, to_json_binary, BankMsg, CosmosMsg, Decimal, Uint128, WasmMsg};
 use cw_multi_test::Executor;
