@@ -425,7 +425,8 @@ fn a_tenant_may_require_a_track_record() {
     // Once a tenant closes its lease the provider has one completed lease.
     suite.advance_seconds(60);
     suite.close_lease("tenant", &lease).unwrap();
-    assert_eq!(suite.provider_stats("provider1").record.completed, 1);
+    let record = suite.provider_stats("provider1").record;
+    assert_eq!((record.completed, record.closed_by_tenant), (1, 1));
     suite
         .bid(
             "provider1",

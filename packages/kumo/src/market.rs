@@ -507,8 +507,11 @@ pub struct ProviderStatsResponse {
 #[cw_serde]
 #[derive(Default)]
 pub struct LeaseRecord {
-    /// Closed by the tenant (reason 1) or by the tenant's account running dry (20000).
+    /// Ended without fault of the provider: closed by the tenant (reason 1) or by the tenant's
+    /// account running dry (20000).
     pub completed: u64,
+    /// Of those, closed by the tenant (reason 1).
+    pub closed_by_tenant: u64,
     /// Closed by the provider (10000-10003).
     pub closed_by_provider: u64,
     /// Closed because the provider was absent (20001).

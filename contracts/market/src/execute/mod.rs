@@ -259,6 +259,10 @@ pub fn end_lease(
         match code {
             10_000..=19_999 => s.record.closed_by_provider += 1,
             20_001 => s.record.closed_absent += 1,
+            1 => {
+                s.record.completed += 1;
+                s.record.closed_by_tenant += 1;
+            }
             _ => s.record.completed += 1,
         }
     })?;
