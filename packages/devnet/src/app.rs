@@ -637,7 +637,6 @@ impl App {
         }
         TxResult {
             events: vec![],
-            gas_used: 0,
             ..result
         }
     }
