@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod chain;
 pub mod sdl;
 
 #[derive(Debug, Parser)]
@@ -23,10 +24,16 @@ pub enum Command {
     /// Validate an Akash SDL (deploy.yaml) and show what it deploys.
     #[command(subcommand)]
     Sdl(sdl::SdlCommand),
+    /// Run a local chain with the Kumo suite deployed (REST on 127.0.0.1:1317).
+    Devnet(chain::DevnetArgs),
+    /// Store, instantiate and wire the Kumo contracts on a wasmd chain.
+    DeploySuite(chain::DeploySuiteArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Sdl(cmd) => sdl::run(cmd),
+        Command::Devnet(args) => chain::devnet(args),
+        Command::DeploySuite(args) => chain::deploy_suite(args),
     }
 }

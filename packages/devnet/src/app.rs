@@ -774,8 +774,20 @@ impl App {
 
     /// Pins a code (wasmd's `MsgPinCodes`, a governance action on real chains).
     pub fn pin_code(&mut self, code_id: u64) -> Result<(), String> {
+        self.set_pinned(code_id, true)
+    }
+
+    pub fn unpin_code(&mut self, code_id: u64) -> Result<(), String> {
+        self.set_pinned(code_id, false)
+    }
+
+    fn set_pinned(&mut self, code_id: u64, pinned: bool) -> Result<(), String> {
         self.ctx().store.begin();
-        let r = self.engine.pin(code_id);
+        let r = if pinned {
+            self.engine.pin(code_id)
+        } else {
+            self.engine.unpin(code_id)
+        };
         match r {
             Ok(()) => {
                 let changes = self.ctx().store.commit();

@@ -207,6 +207,19 @@ impl Engine {
         Ok(())
     }
 
+    /// Unpins code (wasmd's `MsgUnpinCodes`).
+    pub fn unpin(&self, code_id: u64) -> Result<(), AbciError> {
+        let info = self.code_info(code_id)?;
+        self.cache
+            .unpin(&Self::checksum(&info)?)
+            .map_err(|e| AbciError::vm_error(e.to_string()))?;
+        self.with_ctx(|c| {
+            c.store
+                .remove(&key(prefix::PINNED, &[&code_id.to_be_bytes()]))
+        });
+        Ok(())
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub fn instantiate(
         &self,
