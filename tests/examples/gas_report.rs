@@ -2,119 +2,16 @@
 //! wasmd chain with default parameters charges it, unpinned and pinned, after 10, 1,000 and
 //! 10,000 existing deployments with a bid and a lease each. Usage: `gas_report [MAX]`.
 
-use std::collections::HashMap;
-
-use cosmwasm_std::{coins, Coin, Decimal, Decimal256, HexBinary, Uint128};
+use cosmwasm_std::{coins, Decimal, Decimal256, HexBinary, Uint128};
 use kumo::market::{self, NewBid, NewDeployment};
 use kumo::registry::{self, ProviderInfo};
 use kumo::{escrow, governance, staking, Attribute, Denom, DeploymentId, GroupSpec};
-use kumo_chain::tx::{self, Fee, SignerData};
-use kumo_chain::Key;
-use kumo_devnet::{App, Config, TxResult};
-use serde::Serialize;
+use kumo_chain::{tx, Key};
+use kumo_devnet::TxResult;
+use kumo_tests::devnet::{address, attr, key, Driver, BATCH};
 
-const MNEMONIC: &str =
-    "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
 const DENOM: &str = "ukumo";
 const CHAIN: &str = "kumo-gas";
-const BATCH: usize = 500;
-
-struct Driver {
-    app: App,
-    sequences: HashMap<String, (u64, u64)>,
-    queued: Vec<String>,
-}
-
-impl Driver {
-    fn addr(k: &Key) -> String {
-        k.address("kumo").unwrap()
-    }
-
-    fn sign(&mut self, key: &Key, msgs: Vec<kumo_chain::Any>) -> Vec<u8> {
-        let addr = Self::addr(key);
-        let (number, sequence) = *self.sequences.entry(addr.clone()).or_insert_with(|| {
-            let a = self.app.account(&addr).unwrap().expect("funded account");
-            (a.account_number, a.sequence)
-        });
-        self.sequences.insert(addr, (number, sequence + 1));
-        tx::build_signed_tx(
-            key,
-            msgs,
-            "",
-            &SignerData {
-                chain_id: CHAIN.into(),
-                account_number: number,
-                sequence,
-            },
-            &Fee {
-                amount: vec![],
-                gas_limit: 50_000_000,
-            },
-        )
-    }
-
-    fn msg(key: &Key, contract: &str, msg: &impl Serialize, funds: &[Coin]) -> kumo_chain::Any {
-        tx::msg_execute(&Self::addr(key), contract, msg, funds).unwrap()
-    }
-
-    fn queue(&mut self, key: &Key, msgs: Vec<kumo_chain::Any>) {
-        let bytes = self.sign(key, msgs);
-        let r = self.app.broadcast(&bytes);
-        assert_eq!(r.code, 0, "CheckTx: {}", r.raw_log);
-        self.queued.push(r.txhash);
-        if self.queued.len() >= BATCH {
-            self.flush();
-        }
-    }
-
-    fn flush(&mut self) -> Vec<TxResult> {
-        if self.queued.is_empty() {
-            return vec![];
-        }
-        self.app.produce_block().unwrap();
-        let results: Vec<TxResult> = self
-            .queued
-            .drain(..)
-            .map(|h| self.app.tx(&h).unwrap())
-            .collect();
-        for r in &results {
-            assert_eq!(r.code, 0, "{}", r.raw_log);
-        }
-        results
-    }
-
-    /// One transaction in its own block; its result.
-    fn run(&mut self, key: &Key, msgs: Vec<kumo_chain::Any>) -> TxResult {
-        self.flush();
-        self.queue(key, msgs);
-        self.flush().pop().unwrap()
-    }
-
-    fn exec(
-        &mut self,
-        key: &Key,
-        contract: &str,
-        msg: &impl Serialize,
-        funds: &[Coin],
-    ) -> TxResult {
-        let m = Self::msg(key, contract, msg, funds);
-        self.run(key, vec![m])
-    }
-
-    fn attr(r: &TxResult, ty: &str, key: &str) -> String {
-        r.events
-            .iter()
-            .filter(|e| e.ty == ty)
-            .flat_map(|e| e.attributes.iter())
-            .find(|a| a.key == key)
-            .map(|a| a.value.clone())
-            .unwrap_or_else(|| panic!("no {ty}.{key} in {:?}", r.events))
-    }
-
-    fn advance(&mut self, secs: u64) {
-        self.app.clock_offset_secs += secs;
-    }
-}
 
 struct Suite {
     registry: String,
@@ -150,20 +47,13 @@ fn new_deployment(n: usize, auction: Option<u64>) -> market::ExecuteMsg {
 }
 
 fn deploy(d: &mut Driver, admin: &Key) -> Suite {
-    let me = Driver::addr(admin);
-    let artifacts = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../artifacts");
-    let mut code_ids = vec![];
-    for name in ["registry", "escrow", "market", "staking", "governance"] {
-        let wasm = kumo_chain::deploy::read_artifact(&artifacts, name).unwrap();
-        let r = d.run(admin, vec![tx::msg_store_code(&me, wasm)]);
-        code_ids.push(Driver::attr(&r, "store_code", "code_id").parse().unwrap());
-    }
-    let mut inst = |code: u64, msg: &dyn erased::Msg, label: &str| -> String {
-        let m = tx::msg_instantiate(&me, Some(&me), code, label, &msg.json(), &[]).unwrap();
-        let r = d.run(admin, vec![m]);
-        Driver::attr(&r, "instantiate", "_contract_address")
-    };
-    let registry = inst(
+    let me = address(admin);
+    let code_ids: Vec<u64> = ["registry", "escrow", "market", "staking", "governance"]
+        .iter()
+        .map(|name| d.store(admin, name))
+        .collect();
+    let registry = d.instantiate(
+        admin,
         code_ids[0],
         &registry::InstantiateMsg {
             owner: me.clone(),
@@ -172,7 +62,8 @@ fn deploy(d: &mut Driver, admin: &Key) -> Suite {
         },
         "registry",
     );
-    let escrow = inst(
+    let escrow = d.instantiate(
+        admin,
         code_ids[1],
         &escrow::InstantiateMsg {
             owner: me.clone(),
@@ -188,7 +79,8 @@ fn deploy(d: &mut Driver, admin: &Key) -> Suite {
         },
         "escrow",
     );
-    let market = inst(
+    let market = d.instantiate(
+        admin,
         code_ids[2],
         &market::InstantiateMsg {
             owner: me.clone(),
@@ -206,7 +98,8 @@ fn deploy(d: &mut Driver, admin: &Key) -> Suite {
         },
         "market",
     );
-    let staking = inst(
+    let staking = d.instantiate(
+        admin,
         code_ids[3],
         &staking::InstantiateMsg {
             owner: me.clone(),
@@ -220,7 +113,8 @@ fn deploy(d: &mut Driver, admin: &Key) -> Suite {
         },
         "staking",
     );
-    let governance = inst(
+    let governance = d.instantiate(
+        admin,
         code_ids[4],
         &governance::InstantiateMsg {
             params: governance::GovernanceParams {
@@ -281,18 +175,6 @@ fn deploy(d: &mut Driver, admin: &Key) -> Suite {
     }
 }
 
-/// Serialize through a trait object, so `deploy` can take any instantiate message.
-mod erased {
-    pub trait Msg {
-        fn json(&self) -> serde_json::Value;
-    }
-    impl<T: serde::Serialize> Msg for T {
-        fn json(&self) -> serde_json::Value {
-            serde_json::to_value(self).unwrap()
-        }
-    }
-}
-
 struct Actors {
     tenant: Key,
     provider: Key,
@@ -301,13 +183,13 @@ struct Actors {
 }
 
 fn dseq_of(r: &TxResult) -> u64 {
-    Driver::attr(r, "wasm", "dseq").parse().unwrap()
+    attr(r, "wasm", "dseq").parse().unwrap()
 }
 
 /// Fills the market up to `target` deployments, each with a bid and a lease.
 fn fill(d: &mut Driver, s: &Suite, a: &Actors, from: usize, target: usize) {
-    let tenant = Driver::addr(&a.tenant);
-    let provider = Driver::addr(&a.provider);
+    let tenant = address(&a.tenant);
+    let provider = address(&a.provider);
     // Deployments first (their dseqs come from events), then bids, then leases.
     let mut dseqs = vec![];
     let mut start = from;
@@ -377,8 +259,8 @@ const OPS: [&str; 13] = [
 
 /// Runs every operation once on fresh objects; gas of each, in `OPS` order.
 fn measure(d: &mut Driver, s: &Suite, a: &Actors, proposal: u64) -> Vec<u64> {
-    let tenant = Driver::addr(&a.tenant);
-    let bidder = Driver::addr(&a.bidder);
+    let tenant = address(&a.tenant);
+    let bidder = address(&a.bidder);
     let mut gas = vec![];
     let r = d.exec(
         &a.tenant,
@@ -526,9 +408,7 @@ fn measure(d: &mut Driver, s: &Suite, a: &Actors, proposal: u64) -> Vec<u64> {
         },
         &coins(1_000_000, DENOM),
     );
-    let id: u64 = Driver::attr(&r, "wasm-proposal_opened", "id")
-        .parse()
-        .unwrap();
+    let id: u64 = attr(&r, "wasm-proposal_opened", "id").parse().unwrap();
     gas.push(
         d.exec(
             &a.voter,
@@ -555,27 +435,14 @@ fn main() {
         .into_iter()
         .filter(|l| *l <= max)
         .collect();
-    let home = tempfile::tempdir().unwrap();
-    let keys: Vec<Key> = (0..5)
-        .map(|i| Key::from_mnemonic_index(MNEMONIC, i).unwrap())
-        .collect();
-    let app = App::open(Config {
-        chain_id: CHAIN.into(),
-        prefix: "kumo".into(),
-        denom: DENOM.into(),
-        min_gas_price: 0.0,
-        home: home.path().to_path_buf(),
-        genesis: keys
-            .iter()
-            .map(|k| (Driver::addr(k), coins(1_000_000_000_000_000, DENOM)))
+    let keys: Vec<Key> = (0..5).map(key).collect();
+    let mut d = Driver::new(
+        CHAIN,
+        DENOM,
+        keys.iter()
+            .map(|k| (address(k), coins(1_000_000_000_000_000, DENOM)))
             .collect(),
-    })
-    .unwrap();
-    let mut d = Driver {
-        app,
-        sequences: HashMap::new(),
-        queued: vec![],
-    };
+    );
     let mut keys = keys.into_iter();
     let admin = keys.next().unwrap();
     let a = Actors {

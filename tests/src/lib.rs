@@ -2,6 +2,8 @@
 //! methods named after what users do (`suite.create_deployment(..)`, `suite.bid(..)`,
 //! `suite.advance_seconds(..)`), so scenarios read like the story they test.
 
+pub mod devnet;
+
 use anyhow::Result as AnyResult;
 use cosmwasm_std::{coin, coins, Addr, Decimal, Decimal256, Empty, HexBinary, Uint128};
 use cw_multi_test::{App, AppResponse, Contract, ContractWrapper, Executor};

@@ -90,8 +90,11 @@ pub struct App {
     /// CheckTx's view of sequences, ahead of committed state by the pending transactions.
     check_sequences: HashMap<String, u64>,
     log: Option<BufWriter<File>>,
-    /// Added to the wall clock, so tests can move time forward.
+    /// Added to the clock, so tests can move time forward.
     pub clock_offset_secs: u64,
+    /// A fixed clock instead of the wall clock (deterministic tests): blocks keep its time until
+    /// `clock_offset_secs` moves it.
+    pub fixed_time: Option<Timestamp>,
     fee_collector: String,
 }
 
@@ -142,6 +145,7 @@ impl App {
             check_sequences: HashMap::new(),
             log: Some(BufWriter::new(log)),
             clock_offset_secs: 0,
+            fixed_time: None,
             fee_collector,
         };
         if fresh {
@@ -211,6 +215,9 @@ impl App {
     }
 
     pub fn now(&self) -> Timestamp {
+        if let Some(t) = self.fixed_time {
+            return t.plus_seconds(self.clock_offset_secs);
+        }
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
@@ -660,9 +667,11 @@ impl App {
             (ctx.block.height + 1, ctx.block.time)
         };
         let mut time = self.now();
-        if time <= prev_time {
+        // Block times increase, except on a fixed clock, where they stay put until advanced.
+        if time <= prev_time && self.fixed_time.is_none() {
             time = prev_time.plus_nanos(1);
         }
+        time = time.max(prev_time);
         {
             let mut ctx = self.ctx();
             ctx.block.height = height;
