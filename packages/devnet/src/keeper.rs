@@ -150,6 +150,7 @@ impl Engine {
                 let _ = c.meter.consume(c.meter.remaining().saturating_add(1));
                 return Err(crate::gas::OutOfGas);
             }
+            crate::state::trace("vm", b"", 0, report.used_internally / GAS_MULTIPLIER);
             c.meter.consume(report.used_internally / GAS_MULTIPLIER)
         })?;
         Ok(())

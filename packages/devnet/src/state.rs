@@ -90,6 +90,18 @@ impl Ctx {
 
     /// A metered read, as the SDK's gas KV store charges it.
     pub fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, OutOfGas> {
+        let before = self.meter.consumed;
+        let r = self.get_inner(key);
+        trace(
+            "get",
+            key,
+            r.as_ref().ok().and_then(|v| v.as_ref()).map_or(0, Vec::len),
+            self.meter.consumed - before,
+        );
+        r
+    }
+
+    fn get_inner(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, OutOfGas> {
         self.meter.consume(gas::KV_READ_FLAT)?;
         let v = self.store.get(key);
         self.meter
@@ -101,11 +113,18 @@ impl Ctx {
     }
 
     pub fn has(&mut self, key: &[u8]) -> Result<bool, OutOfGas> {
+        trace("has", key, 0, gas::KV_HAS);
         self.meter.consume(gas::KV_HAS)?;
         Ok(self.store.get(key).is_some())
     }
 
     pub fn set(&mut self, key: &[u8], value: &[u8]) -> Result<(), OutOfGas> {
+        trace(
+            "set",
+            key,
+            value.len(),
+            gas::KV_WRITE_FLAT + gas::KV_WRITE_PER_BYTE * (key.len() + value.len()) as u64,
+        );
         self.meter.consume(gas::KV_WRITE_FLAT)?;
         self.meter
             .consume(gas::KV_WRITE_PER_BYTE * (key.len() + value.len()) as u64)?;
@@ -114,6 +133,7 @@ impl Ctx {
     }
 
     pub fn delete(&mut self, key: &[u8]) -> Result<(), OutOfGas> {
+        trace("delete", key, 0, gas::KV_DELETE);
         self.meter.consume(gas::KV_DELETE)?;
         self.store.remove(key);
         Ok(())
@@ -152,5 +172,27 @@ impl Ctx {
         let next: u64 = self.load(&k)?.unwrap_or(1);
         self.save(&k, &(next + 1))?;
         Ok(next)
+    }
+}
+
+/// With `KUMO_DEVNET_TRACE_GAS` set, every metered store access is printed to stderr (for
+/// finding where a transaction's gas goes).
+pub fn trace(op: &str, key: &[u8], value_len: usize, gas: u64) {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if *ON.get_or_init(|| std::env::var_os("KUMO_DEVNET_TRACE_GAS").is_some()) {
+        let printable: String = key
+            .iter()
+            .map(|b| {
+                if b.is_ascii_graphic() {
+                    *b as char
+                } else {
+                    '.'
+                }
+            })
+            .collect();
+        eprintln!(
+            "gas {gas:>6} {op:<6} key {:>3} B value {value_len:>5} B  {printable}",
+            key.len()
+        );
     }
 }
