@@ -168,6 +168,11 @@ impl App {
 
     fn genesis(&mut self) -> Result<(), String> {
         self.ctx().store.begin();
+        // x/auth params (max memo, sig limit, size cost, ed25519 and secp256k1 costs), about
+        // the size of their protobuf encoding.
+        self.ctx()
+            .store
+            .set(&key(prefix::PARAMS, &[b"auth"]), b"[256,7,10,590,1000]");
         for (address, coins) in self.config.genesis.clone() {
             self.engine
                 .mint(&address, &coins)
@@ -325,11 +330,19 @@ impl App {
                 )));
             }
         }
-        state::lock(&e.ctx)
-            .meter
-            .consume(gas::TX_SIZE_COST_PER_BYTE * tx_len as u64)?;
         let canonical = e.canonical(&tx.signer)?;
         let account_key = key(prefix::ACCOUNT, &[&canonical]);
+        // The SDK's decorators read the auth params and the signer's account several times
+        // each (ValidateMemo, ConsumeTxSize, SetPubKey, ValidateSigCount, SigGasConsume,
+        // SigVerification, IncrementSequence); those reads are charged as they are there.
+        let params_key = key(prefix::PARAMS, &[b"auth"]);
+        {
+            let mut ctx = state::lock(&e.ctx);
+            ctx.get(&params_key)?;
+            ctx.get(&params_key)?;
+            ctx.meter
+                .consume(gas::TX_SIZE_COST_PER_BYTE * tx_len as u64)?;
+        }
         let mut account: Account = state::lock(&e.ctx).load(&account_key)?.ok_or_else(|| {
             AbciError::unknown_address(format!("account {} not found", tx.signer))
         })?;
@@ -379,9 +392,16 @@ impl App {
             }
             _ => {}
         }
-        state::lock(&e.ctx)
-            .meter
-            .consume(gas::SIG_VERIFY_SECP256K1)?;
+        {
+            let mut ctx = state::lock(&e.ctx);
+            ctx.get(&account_key)?; // SetPubKey
+            ctx.get(&params_key)?; // ValidateSigCount
+            ctx.get(&params_key)?; // SigGasConsume
+            ctx.get(&account_key)?;
+            ctx.meter.consume(gas::SIG_VERIFY_SECP256K1)?;
+            ctx.get(&account_key)?; // SigVerification
+            ctx.get(&account_key)?; // IncrementSequence
+        }
         let expected = match mode {
             Mode::Check => *self
                 .check_sequences

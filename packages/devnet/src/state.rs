@@ -21,6 +21,7 @@ pub mod prefix {
     pub const ACCOUNT: u8 = 0x10;
     pub const BALANCE: u8 = 0x20;
     pub const SUPPLY: u8 = 0x21;
+    pub const PARAMS: u8 = 0x22;
     /// Not consensus state: the tx index and the chain's own metadata.
     pub const TX: u8 = 0x30;
     pub const META: u8 = 0x31;
