@@ -653,8 +653,11 @@ impl Suite {
         res.balance.u128()
     }
 
+    /// The provider's counters; also checks that the raw layout other contracts read
+    /// (`kumo::market::PROVIDER_STATS`) says the same as the query.
     pub fn provider_stats(&self, provider: &str) -> market::ProviderStatsResponse {
-        self.app
+        let smart: market::ProviderStatsResponse = self
+            .app
             .wrap()
             .query_wasm_smart(
                 &self.market,
@@ -662,7 +665,21 @@ impl Suite {
                     provider: self.addr(provider).to_string(),
                 },
             )
+            .unwrap();
+        let raw = market::PROVIDER_STATS
+            .query(&self.app.wrap(), self.market.clone(), &self.addr(provider))
             .unwrap()
+            .unwrap_or_default();
+        assert_eq!(raw, smart, "the raw layout of the market's provider stats");
+        let counts = market::PROVIDER_COUNTS
+            .query(&self.app.wrap(), self.market.clone(), &self.addr(provider))
+            .unwrap()
+            .unwrap_or_default();
+        assert_eq!(
+            (counts.active_leases, counts.open_bids),
+            (smart.active_leases, smart.open_bids)
+        );
+        smart
     }
 }
 

@@ -2,7 +2,6 @@
 
 use cosmwasm_std::{Addr, DepsMut, Env, Event, HexBinary, MessageInfo, Order, Response};
 use kumo::attributes::validate_attributes;
-use kumo::market::{ProviderStatsResponse, QueryMsg as MarketQuery};
 use kumo::registry::{
     ApiKey, InstantiateMsg, KeyAlgorithm, NewApiKey, Provider, ProviderInfo, ProviderStatus,
     RegistryLimits,
@@ -260,12 +259,10 @@ pub fn finish_deregistration(deps: DepsMut, info: MessageInfo) -> Result<Respons
         return Err(ContractError::NotDeregistering);
     }
     if let Some(market) = &config.market {
-        let stats: ProviderStatsResponse = deps.querier.query_wasm_smart(
-            market,
-            &MarketQuery::ProviderStats {
-                provider: info.sender.to_string(),
-            },
-        )?;
+        // A raw read of the market's record: a store read, not a contract call.
+        let stats = kumo::market::PROVIDER_COUNTS
+            .query(&deps.querier, market.clone(), &info.sender)?
+            .unwrap_or_default();
         if stats.active_leases > 0 {
             return Err(ContractError::ActiveLeases {
                 count: stats.active_leases,

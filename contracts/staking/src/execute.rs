@@ -172,19 +172,11 @@ pub fn market_stats(
     provider: &Addr,
 ) -> Result<ProviderStatsResponse, ContractError> {
     match &config.market {
-        Some(market) => Ok(deps.querier.query_wasm_smart(
-            market,
-            &market::QueryMsg::ProviderStats {
-                provider: provider.to_string(),
-            },
-        )?),
-        None => Ok(ProviderStatsResponse {
-            active_leases: 0,
-            open_bids: 0,
-            lease_rates: vec![],
-            bid_deposits: vec![],
-            record: Default::default(),
-        }),
+        // A raw read of the market's record: a store read, not a contract call.
+        Some(market) => Ok(market::PROVIDER_STATS
+            .query(&deps.querier, market.clone(), provider)?
+            .unwrap_or_default()),
+        None => Ok(ProviderStatsResponse::default()),
     }
 }
 

@@ -68,24 +68,34 @@ impl T {
     fn set_market(&mut self, active_leases: u64, open_bids: u64, rate: Option<u128>) {
         let lease_live = active_leases > 0;
         self.deps.querier.update_wasm(move |q| {
-            let WasmQuery::Smart { msg, .. } = q else {
-                panic!("unexpected query {q:?}");
+            let stats = ProviderStatsResponse {
+                active_leases,
+                open_bids,
+                lease_rates: rate
+                    .map(|r| {
+                        vec![(
+                            Denom::Native(DENOM.into()),
+                            Decimal256::from_ratio(r, 1u128),
+                        )]
+                    })
+                    .unwrap_or_default(),
+                bid_deposits: vec![],
+                record: Default::default(),
+            };
+            let msg = match q {
+                // The counters are read raw from the market's `provider_stats` map.
+                WasmQuery::Raw { key, .. } => {
+                    assert!(
+                        key.as_slice()[2..].starts_with(b"provider_stats"),
+                        "unexpected raw key {key:?}"
+                    );
+                    return SystemResult::Ok(ContractResult::Ok(to_json_binary(&stats).unwrap()));
+                }
+                WasmQuery::Smart { msg, .. } => msg,
+                _ => panic!("unexpected query {q:?}"),
             };
             let res = match from_json(msg).unwrap() {
-                MarketQuery::ProviderStats { .. } => to_json_binary(&ProviderStatsResponse {
-                    active_leases,
-                    open_bids,
-                    lease_rates: rate
-                        .map(|r| {
-                            vec![(
-                                Denom::Native(DENOM.into()),
-                                Decimal256::from_ratio(r, 1u128),
-                            )]
-                        })
-                        .unwrap_or_default(),
-                    bid_deposits: vec![],
-                    record: Default::default(),
-                }),
+                MarketQuery::ProviderStats { .. } => to_json_binary(&stats),
                 MarketQuery::Lease { .. } if lease_live => {
                     return SystemResult::Ok(ContractResult::Ok(
                         to_json_binary(&serde_json_lease()).unwrap(),

@@ -489,7 +489,25 @@ pub struct LeasesResponse {
     pub leases: Vec<Lease>,
 }
 
+/// Where the market keeps each provider's counters, in the shape of [`ProviderStatsResponse`]:
+/// the registry and the staking contract read them raw (one store read) rather than through
+/// a smart query (a whole contract instance).
+pub const PROVIDER_STATS: cw_storage_plus::Map<&cosmwasm_std::Addr, ProviderStatsResponse> =
+    cw_storage_plus::Map::new("provider_stats");
+
+/// The two counters the registry needs before deregistering a provider, read from the same
+/// record with the other fields skipped (less code and gas than the whole record).
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProviderCounts {
+    pub active_leases: u64,
+    pub open_bids: u64,
+}
+
+pub const PROVIDER_COUNTS: cw_storage_plus::Map<&cosmwasm_std::Addr, ProviderCounts> =
+    cw_storage_plus::Map::new("provider_stats");
+
 #[cw_serde]
+#[derive(Default)]
 pub struct ProviderStatsResponse {
     /// Leases that are active or reclaiming.
     pub active_leases: u64,
