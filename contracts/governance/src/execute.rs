@@ -228,7 +228,7 @@ fn load(deps: Deps, id: u64) -> Result<Proposal, ContractError> {
 fn wrong_status(p: &Proposal, expected: &str) -> ContractError {
     ContractError::WrongStatus {
         id: p.id,
-        status: format!("{:?}", p.status).to_lowercase(),
+        status: p.status.as_str().to_string(),
         expected: expected.into(),
     }
 }
@@ -279,7 +279,7 @@ pub fn cast_vote(
         Event::new("vote_cast")
             .add_attribute("id", id.to_string())
             .add_attribute("voter", info.sender)
-            .add_attribute("vote", format!("{vote:?}").to_lowercase())
+            .add_attribute("vote", vote.as_str())
             .add_attribute("power", power),
     ))
 }
@@ -338,7 +338,7 @@ pub fn close(deps: DepsMut, env: Env, id: u64) -> Result<Response, ContractError
     Ok(res.add_event(
         Event::new("proposal_closed")
             .add_attribute("id", id.to_string())
-            .add_attribute("status", format!("{:?}", p.status).to_lowercase())
+            .add_attribute("status", p.status.as_str())
             .add_attribute("yes", p.tally.yes)
             .add_attribute("no", p.tally.no)
             .add_attribute("abstain", p.tally.abstain)

@@ -95,6 +95,31 @@ pub enum ReceiveMsg {
 #[cw_serde]
 pub struct MigrateMsg {}
 
+impl Vote {
+    /// The name used in events (as in the JSON messages).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Vote::Yes => "yes",
+            Vote::No => "no",
+            Vote::Abstain => "abstain",
+            Vote::Veto => "veto",
+        }
+    }
+}
+
+impl ProposalStatus {
+    /// The name used in events and queries (as in the JSON messages).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ProposalStatus::Open => "open",
+            ProposalStatus::Passed => "passed",
+            ProposalStatus::Rejected => "rejected",
+            ProposalStatus::Vetoed => "vetoed",
+            ProposalStatus::Executed => "executed",
+        }
+    }
+}
+
 #[cw_serde]
 #[derive(Copy, Eq)]
 pub enum ProposalStatus {
@@ -177,4 +202,31 @@ pub struct VotingPowerResponse {
 pub struct VoteResponse {
     pub vote: Option<Vote>,
     pub power: Uint128,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_the_json_encoding() {
+        for v in [Vote::Yes, Vote::No, Vote::Abstain, Vote::Veto] {
+            assert_eq!(
+                cosmwasm_std::to_json_string(&v).unwrap(),
+                format!("\"{}\"", v.as_str())
+            );
+        }
+        for s in [
+            ProposalStatus::Open,
+            ProposalStatus::Passed,
+            ProposalStatus::Rejected,
+            ProposalStatus::Vetoed,
+            ProposalStatus::Executed,
+        ] {
+            assert_eq!(
+                cosmwasm_std::to_json_string(&s).unwrap(),
+                format!("\"{}\"", s.as_str())
+            );
+        }
+    }
 }
