@@ -582,15 +582,26 @@ impl Suite {
     // ---- queries ----
 
     /// `None` once the lease is closed (terminal objects are deleted; events keep the record).
+    /// Also checks the raw layout other contracts read (`kumo::market::LEASE_HEADERS`).
     pub fn lease(&self, id: &BidId) -> Option<market::Lease> {
-        self.app
+        let lease = self
+            .app
             .wrap()
             .query_wasm_smart::<market::LeaseResponse>(
                 &self.market,
                 &market::QueryMsg::Lease { id: id.clone() },
             )
             .ok()
-            .map(|r| r.lease)
+            .map(|r| r.lease);
+        let header = market::LEASE_HEADERS
+            .query(&self.app.wrap(), self.market.clone(), market::lease_key(id))
+            .unwrap();
+        assert_eq!(
+            header.map(|h| h.state),
+            lease.as_ref().map(|l| l.state),
+            "the raw layout of the market's leases"
+        );
+        lease
     }
 
     /// `None` once the bid lost or closed.

@@ -506,6 +506,27 @@ pub struct ProviderCounts {
 pub const PROVIDER_COUNTS: cw_storage_plus::Map<&cosmwasm_std::Addr, ProviderCounts> =
     cw_storage_plus::Map::new("provider_stats");
 
+/// A lease's state, read from the market's `leases` map with the other fields skipped; closed
+/// leases are deleted, so a missing entry is a lease that is not live.
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LeaseHeader {
+    pub state: LeaseState,
+}
+
+pub type LeaseKey<'a> = (
+    &'a cosmwasm_std::Addr,
+    u64,
+    (u32, u32, &'a cosmwasm_std::Addr),
+);
+
+/// The market's leases, keyed so that one tenant's leases are a prefix (raw reads only).
+pub const LEASE_HEADERS: cw_storage_plus::Map<LeaseKey<'static>, LeaseHeader> =
+    cw_storage_plus::Map::new("leases");
+
+pub fn lease_key(id: &crate::BidId) -> LeaseKey<'_> {
+    (&id.owner, id.dseq, (id.gseq, id.oseq, &id.provider))
+}
+
 #[cw_serde]
 #[derive(Default)]
 pub struct ProviderStatsResponse {
