@@ -1,7 +1,7 @@
 //! Execute handlers: bonds, attendance, slashing, disputes, configuration.
 
 use cosmwasm_std::{
-    to_json_binary, Addr, BankMsg, Coin, CosmosMsg, Decimal, Decimal256, Deps, DepsMut, Env, Event,
+    to_json_binary, Addr, BankMsg, Coin, CosmosMsg, Decimal, Deps, DepsMut, Env, Event,
     MessageInfo, Response, Uint128, WasmMsg,
 };
 use cw20::{Cw20ExecuteMsg, Cw20ReceiveMsg};
@@ -181,28 +181,14 @@ pub fn market_stats(
 }
 
 /// `min_bond + bond_ratio × (active lease rate in the bond denomination) × bond_window`,
-/// rounded up.
+/// rounded up (the rule shared with the market, in `kumo::staking`).
 pub fn bond_for(
     params: &StakingParams,
     stats: &ProviderStatsResponse,
 ) -> Result<Uint128, ContractError> {
-    let rate = stats
-        .lease_rates
-        .iter()
-        .find(|(d, _)| *d == params.bond_denom)
-        .map(|(_, r)| *r)
-        .unwrap_or_default();
-    let extra = rate
-        .checked_mul(Decimal256::from_ratio(params.bond_window, 1u64))
-        .and_then(|v| v.checked_mul(Decimal256::from(params.bond_ratio)))
-        .map_err(|e| ContractError::InvalidParams {
-            reason: e.to_string(),
-        })?
-        .to_uint_ceil();
-    let extra = Uint128::try_from(extra).map_err(|e| ContractError::InvalidParams {
+    kumo::staking::bond_for(params, stats).map_err(|e| ContractError::InvalidParams {
         reason: e.to_string(),
-    })?;
-    Ok(params.min_bond.checked_add(extra)?)
+    })
 }
 
 /// What a provider must keep bonded: nothing without leases or bids.

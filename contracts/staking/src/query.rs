@@ -4,10 +4,10 @@ use cosmwasm_std::{to_json_binary, Binary, Deps, Env, Order, StdError, StdResult
 use cw_storage_plus::Bound;
 use kumo::staking::{
     BidEligibilityResponse, CompensationPoolResponse, ConfigResponse, DisputeResponse,
-    DisputesResponse, ProviderBondResponse, QueryMsg, Reputation,
+    DisputesResponse, ProviderBondResponse, QueryMsg,
 };
 
-use crate::execute::{bond_for, market_stats, required};
+use crate::execute::{market_stats, required};
 use crate::state::{BONDS, CONFIG, DISPUTES, POOLS};
 
 pub const DEFAULT_LIMIT: u32 = 10;
@@ -38,37 +38,18 @@ pub fn dispatch(deps: Deps, env: Env, msg: QueryMsg) -> StdResult<Binary> {
         }
         QueryMsg::BidEligibility { provider } => {
             let addr = deps.api.addr_validate(&provider)?;
-            let res = match BONDS.may_load(deps.storage, addr.clone())? {
-                None => BidEligibilityResponse {
-                    eligible: false,
-                    reason: Some("the provider has no bond".into()),
-                    reputation: Reputation::default(),
-                },
-                Some(b) => {
-                    let stats = market_stats(deps, &config, &addr).map_err(std_err)?;
-                    let needed = bond_for(&config.params, &stats).map_err(std_err)?;
-                    let reason = if let Some(until) = b.jailed_until {
-                        Some(if env.block.time < until {
-                            format!("jailed until {}", until.seconds())
-                        } else {
-                            "jailed: it must Unjail first".to_string()
-                        })
-                    } else if b.bonded < needed {
-                        Some(format!(
-                            "bond {} is below the {} required",
-                            b.bonded, needed
-                        ))
-                    } else {
-                        None
-                    };
-                    BidEligibilityResponse {
-                        eligible: reason.is_none(),
-                        reason,
-                        reputation: b.reputation,
-                    }
-                }
+            let bond = BONDS.may_load(deps.storage, addr.clone())?;
+            let stats = match &bond {
+                Some(_) => market_stats(deps, &config, &addr).map_err(std_err)?,
+                None => Default::default(),
             };
-            to_json_binary(&res)
+            let reason =
+                kumo::staking::refusal(&config.params, bond.as_ref(), &stats, env.block.time)?;
+            to_json_binary(&BidEligibilityResponse {
+                eligible: reason.is_none(),
+                reason,
+                reputation: bond.map(|b| b.reputation).unwrap_or_default(),
+            })
         }
         QueryMsg::Compensation { provider } => {
             let addr = deps.api.addr_validate(&provider)?;

@@ -248,3 +248,62 @@ pub struct DisputeResponse {
 pub struct DisputesResponse {
     pub disputes: Vec<Dispute>,
 }
+
+/// The staking contract's `config` item as other contracts read it raw: only its parameters
+/// (the other fields are skipped).
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq)]
+pub struct ConfigParams {
+    pub params: StakingParams,
+}
+
+/// Raw-readable layout of the staking contract (the market reads a bidder's eligibility with two
+/// store reads instead of a smart query).
+pub const CONFIG_PARAMS: cw_storage_plus::Item<ConfigParams> = cw_storage_plus::Item::new("config");
+pub const BONDS: cw_storage_plus::Map<&Addr, ProviderBond> = cw_storage_plus::Map::new("bonds");
+
+/// `min_bond + bond_ratio × (active lease rate in the bond denomination) × bond_window`,
+/// rounded up.
+pub fn bond_for(
+    params: &StakingParams,
+    stats: &crate::market::ProviderStatsResponse,
+) -> cosmwasm_std::StdResult<Uint128> {
+    let rate = stats
+        .lease_rates
+        .iter()
+        .find(|(d, _)| *d == params.bond_denom)
+        .map(|(_, r)| *r)
+        .unwrap_or_default();
+    let extra = rate
+        .checked_mul(cosmwasm_std::Decimal256::from_ratio(
+            params.bond_window,
+            1u64,
+        ))
+        .and_then(|v| v.checked_mul(cosmwasm_std::Decimal256::from(params.bond_ratio)))
+        .map_err(|e| cosmwasm_std::StdError::generic_err(e.to_string()))?
+        .to_uint_ceil();
+    let extra =
+        Uint128::try_from(extra).map_err(|e| cosmwasm_std::StdError::generic_err(e.to_string()))?;
+    Ok(params.min_bond.checked_add(extra)?)
+}
+
+/// Why a provider may not bid or be leased to (bonded, not jailed, bond covering its leases),
+/// or `None`: the one rule the staking contract's `BidEligibility` and the market both apply.
+pub fn refusal(
+    params: &StakingParams,
+    bond: Option<&ProviderBond>,
+    stats: &crate::market::ProviderStatsResponse,
+    now: Timestamp,
+) -> cosmwasm_std::StdResult<Option<String>> {
+    let Some(b) = bond else {
+        return Ok(Some("the provider has no bond".into()));
+    };
+    if let Some(until) = b.jailed_until {
+        return Ok(Some(if now < until {
+            format!("jailed until {}", until.seconds())
+        } else {
+            "jailed: it must Unjail first".to_string()
+        }));
+    }
+    let needed = bond_for(params, stats)?;
+    Ok((b.bonded < needed).then(|| format!("bond {} is below the {} required", b.bonded, needed)))
+}

@@ -153,7 +153,12 @@ pub fn create(
         })
         .collect();
     // Bonded and not jailed (Kumo): right after "registered", as DESIGN.md orders the checks.
-    if let Some(reason) = staking_refusal(&deps.querier, config.staking.as_ref(), &provider)? {
+    if let Some(reason) = staking_refusal(
+        deps.as_ref(),
+        config.staking.as_ref(),
+        &provider,
+        env.block.time,
+    )? {
         return Err(ContractError::NotEligible {
             provider: provider.to_string(),
             reason,

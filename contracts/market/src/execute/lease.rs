@@ -104,7 +104,12 @@ pub fn create(
     }
     let bid = load_bid(deps.storage, &id)?;
     // A provider jailed since it bid cannot be leased to.
-    if let Some(reason) = staking_refusal(&deps.querier, config.staking.as_ref(), &id.provider)? {
+    if let Some(reason) = staking_refusal(
+        deps.as_ref(),
+        config.staking.as_ref(),
+        &id.provider,
+        env.block.time,
+    )? {
         return Err(ContractError::NotEligible {
             provider: id.provider.to_string(),
             reason,
@@ -153,7 +158,14 @@ pub fn close_auction(
     // `order_max_bids` queries.
     let mut winner = None;
     for bid in open {
-        if staking_refusal(&deps.querier, config.staking.as_ref(), &bid.id.provider)?.is_none() {
+        if staking_refusal(
+            deps.as_ref(),
+            config.staking.as_ref(),
+            &bid.id.provider,
+            env.block.time,
+        )?
+        .is_none()
+        {
             winner = Some(bid);
             break;
         }

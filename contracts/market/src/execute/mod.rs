@@ -355,24 +355,27 @@ pub fn end_group(
 /// Asks the staking contract, when one is configured, whether `provider` is bonded, not
 /// jailed and bonded enough for its leases; returns why not.
 pub fn staking_refusal(
-    querier: &cosmwasm_std::QuerierWrapper,
+    deps: cosmwasm_std::Deps,
     staking: Option<&Addr>,
     provider: &Addr,
+    now: cosmwasm_std::Timestamp,
 ) -> Result<Option<String>, ContractError> {
     let Some(staking) = staking else {
         return Ok(None);
     };
-    let res: kumo::staking::BidEligibilityResponse = querier.query_wasm_smart(
-        staking,
-        &kumo::staking::QueryMsg::BidEligibility {
-            provider: provider.to_string(),
-        },
-    )?;
-    Ok(if res.eligible {
-        None
-    } else {
-        Some(res.reason.unwrap_or_else(|| "not eligible".into()))
-    })
+    // Raw reads of the staking contract's parameters and the provider's bond, and the market's
+    // own counters: the staking contract's rule without a contract call.
+    let params = kumo::staking::CONFIG_PARAMS
+        .query(&deps.querier, staking.clone())?
+        .params;
+    let bond = kumo::staking::BONDS.query(&deps.querier, staking.clone(), provider)?;
+    let stats = match &bond {
+        Some(_) => kumo::market::PROVIDER_STATS
+            .may_load(deps.storage, provider)?
+            .unwrap_or_default(),
+        None => Default::default(),
+    };
+    Ok(kumo::staking::refusal(&params, bond.as_ref(), &stats, now)?)
 }
 
 pub fn state_name<T: std::fmt::Debug>(state: T) -> String {
