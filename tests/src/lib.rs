@@ -78,22 +78,7 @@ pub fn governance_contract() -> Box<dyn Contract<Empty>> {
 /// 300 s with 3 periods of grace, a 10% slash of which 10% goes to the reporter and 50% to
 /// the tenants.
 pub fn staking_params() -> kumo::staking::StakingParams {
-    kumo::staking::StakingParams {
-        bond_denom: Denom::Native(DENOM.into()),
-        min_bond: Uint128::new(10_000_000),
-        bond_ratio: Decimal::one(),
-        bond_window: 86_400,
-        unbonding_period: 604_800,
-        max_unbonding_entries: 7,
-        attendance_period: 300,
-        grace_periods: 3,
-        slash_fraction: Decimal::percent(10),
-        reporter_share: Decimal::percent(10),
-        compensation_share: Decimal::percent(50),
-        jail_duration: 86_400,
-        dispute_deposit: Uint128::new(1_000_000),
-        dispute_timeout: 604_800,
-    }
+    kumo_chain::deploy::staking_params(DENOM)
 }
 
 pub struct Suite {

@@ -232,3 +232,26 @@ pub fn default_config(denom: &str) -> SuiteConfig {
         label_prefix: "kumo-".into(),
     }
 }
+
+/// Staking parameters for a suite in `denom`: a 10 `denom` minimum bond (at 6 decimals),
+/// heartbeats every 300 s with 3 periods of grace, a 10% slash of which 10% goes to the
+/// reporter and 50% to the tenants, a day in jail, a week to unbond.
+pub fn staking_params(denom: &str) -> staking::StakingParams {
+    use cosmwasm_std::Decimal;
+    staking::StakingParams {
+        bond_denom: ::kumo::Denom::Native(denom.into()),
+        min_bond: Uint128::new(10_000_000),
+        bond_ratio: Decimal::one(),
+        bond_window: 86_400,
+        unbonding_period: 604_800,
+        max_unbonding_entries: 7,
+        attendance_period: 300,
+        grace_periods: 3,
+        slash_fraction: Decimal::percent(10),
+        reporter_share: Decimal::percent(10),
+        compensation_share: Decimal::percent(50),
+        jail_duration: 86_400,
+        dispute_deposit: Uint128::new(1_000_000),
+        dispute_timeout: 604_800,
+    }
+}

@@ -83,26 +83,6 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-fn staking_params(denom: &str) -> kumo::staking::StakingParams {
-    use cosmwasm_std::{Decimal, Uint128};
-    kumo::staking::StakingParams {
-        bond_denom: kumo::Denom::Native(denom.into()),
-        min_bond: Uint128::new(10_000_000),
-        bond_ratio: Decimal::one(),
-        bond_window: 86_400,
-        unbonding_period: 604_800,
-        max_unbonding_entries: 7,
-        attendance_period: 300,
-        grace_periods: 3,
-        slash_fraction: Decimal::percent(10),
-        reporter_share: Decimal::percent(10),
-        compensation_share: Decimal::percent(50),
-        jail_duration: 86_400,
-        dispute_deposit: Uint128::new(1_000_000),
-        dispute_timeout: 604_800,
-    }
-}
-
 pub fn devnet(args: DevnetArgs) -> anyhow::Result<ExitCode> {
     let home = match &args.home {
         Some(h) => h.clone(),
@@ -176,7 +156,7 @@ pub fn devnet(args: DevnetArgs) -> anyhow::Result<ExitCode> {
                 },
             )?;
             let mut config = deploy::default_config(&args.denom);
-            config.staking = Some(staking_params(&args.denom));
+            config.staking = Some(deploy::staking_params(&args.denom));
             let suite = deploy::deploy_suite(&client, &keys[0], &args.artifacts, &config)
                 .await
                 .context("deploying the Kumo suite")?;
@@ -219,7 +199,7 @@ pub fn deploy_suite(args: DeploySuiteArgs) -> anyhow::Result<ExitCode> {
         let mut config = deploy::default_config(&args.denom);
         config.owner = args.owner.clone();
         if args.staking {
-            config.staking = Some(staking_params(&args.denom));
+            config.staking = Some(deploy::staking_params(&args.denom));
         }
         let suite = deploy::deploy_suite(&client, &key, &args.artifacts, &config).await?;
         println!("{}", serde_json::to_string_pretty(&suite)?);

@@ -91,6 +91,32 @@ impl Engine {
         Checksum::from_hex(&info.checksum).map_err(|e| AbciError::internal(e.to_string()))
     }
 
+    /// An instance of `code` on `contract`'s storage, with the gas left on the meter.
+    fn instance(
+        &self,
+        code: &CodeInfo,
+        contract: &str,
+    ) -> Result<Instance<DevApi, ContractStorage, DevQuerier>, AbciError> {
+        let canonical = self.canonical(contract)?;
+        let remaining = self.with_ctx(|c| c.meter.remaining());
+        let backend = Backend {
+            api: self.api.clone(),
+            storage: ContractStorage::new(self.ctx.clone(), &canonical),
+            querier: DevQuerier {
+                engine: self.clone(),
+            },
+        };
+        self.cache
+            .get_instance(
+                &Self::checksum(code)?,
+                backend,
+                InstanceOptions {
+                    gas_limit: remaining.saturating_mul(GAS_MULTIPLIER).min(MAX_VM_GAS),
+                },
+            )
+            .map_err(|e| AbciError::vm_error(e.to_string()))
+    }
+
     /// Loads an instance with the gas left on the meter, runs `entry`, and charges the VM's
     /// own gas to the meter, as wasmd's `consumeRuntimeGas` does.
     fn call(
@@ -100,24 +126,7 @@ impl Engine {
         entry: Entry<'_>,
         msg: &[u8],
     ) -> Result<Result<Response, String>, AbciError> {
-        let canonical = self.canonical(contract)?;
-        let remaining = self.with_ctx(|c| c.meter.remaining());
-        let gas_limit = remaining.saturating_mul(GAS_MULTIPLIER).min(MAX_VM_GAS);
-        let backend = Backend {
-            api: self.api.clone(),
-            storage: ContractStorage::new(self.ctx.clone(), &canonical),
-            querier: DevQuerier {
-                engine: self.clone(),
-            },
-        };
-        let mut instance = self
-            .cache
-            .get_instance(
-                &Self::checksum(code)?,
-                backend,
-                InstanceOptions { gas_limit },
-            )
-            .map_err(|e| AbciError::vm_error(e.to_string()))?;
+        let mut instance = self.instance(code, contract)?;
         let env = self.env(contract);
         let raw = match entry {
             Entry::Instantiate(info) => {
@@ -884,25 +893,7 @@ impl Engine {
         let code = self.code_info(record.code_id)?;
         let pinned = self.is_pinned(record.code_id)?;
         self.with_ctx(|c| c.meter.consume(gas::setup_contract_cost(pinned)))?;
-        let canonical = self.canonical(contract)?;
-        let remaining = self.with_ctx(|c| c.meter.remaining());
-        let backend = Backend {
-            api: self.api.clone(),
-            storage: ContractStorage::new(self.ctx.clone(), &canonical),
-            querier: DevQuerier {
-                engine: self.clone(),
-            },
-        };
-        let mut instance = self
-            .cache
-            .get_instance(
-                &Self::checksum(&code)?,
-                backend,
-                InstanceOptions {
-                    gas_limit: remaining.saturating_mul(GAS_MULTIPLIER).min(MAX_VM_GAS),
-                },
-            )
-            .map_err(|e| AbciError::vm_error(e.to_string()))?;
+        let mut instance = self.instance(&code, contract)?;
         instance.set_storage_readonly(true);
         let env = self.env(contract);
         let raw = call_query_raw(&mut instance, &env, msg);
