@@ -186,33 +186,15 @@ impl App {
     }
 
     fn repin(&mut self) -> Result<(), String> {
-        let start = key(prefix::PINNED, &[]);
-        let end = crate::vm::prefix_end(&start);
-        let mut ids = vec![];
-        {
-            let ctx = self.ctx();
-            let mut lower = start.clone();
-            let mut first = true;
-            loop {
-                let lo = if first {
-                    std::ops::Bound::Included(lower.as_slice())
-                } else {
-                    std::ops::Bound::Excluded(lower.as_slice())
-                };
-                let hi = end
-                    .as_deref()
-                    .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
-                let Some((k, _)) = ctx.store.first_in(lo, hi, cosmwasm_std::Order::Ascending)
-                else {
-                    break;
-                };
-                if let Ok(b) = <[u8; 8]>::try_from(&k[1..]) {
-                    ids.push(u64::from_be_bytes(b));
-                }
-                lower = k;
-                first = false;
-            }
-        }
+        let (pinned, _) = self
+            .ctx()
+            .store
+            .prefix_page(&key(prefix::PINNED, &[]), &[], usize::MAX);
+        let ids: Vec<u64> = pinned
+            .iter()
+            .filter_map(|(k, _)| <[u8; 8]>::try_from(k.as_slice()).ok())
+            .map(u64::from_be_bytes)
+            .collect();
         for id in ids {
             self.engine.pin(id).map_err(|e| e.to_string())?;
         }
@@ -781,55 +763,31 @@ impl App {
 
     /// Gives coins to an address outside of any transaction (the devnet faucet).
     pub fn fund(&mut self, address: &str, coins: &[Coin]) -> Result<(), String> {
-        let mut ctx = self.ctx();
-        ctx.meter = GasMeter::infinite();
-        ctx.store.begin();
-        drop(ctx);
-        let r = self.engine.mint(address, coins);
-        match r {
-            Ok(()) => {
-                let changes = self.ctx().store.commit();
-                if let Some(log) = &mut self.log {
-                    write_block(log, &changes).map_err(|e| e.to_string())?;
-                }
-                Ok(())
-            }
-            Err(e) => {
-                self.ctx().store.rollback();
-                Err(e.to_string())
-            }
-        }
+        self.ctx().meter = GasMeter::infinite();
+        self.operator(|e| e.mint(address, coins))
     }
 
     /// Pins a code (wasmd's `MsgPinCodes`, a governance action on real chains).
     pub fn pin_code(&mut self, code_id: u64) -> Result<(), String> {
-        self.set_pinned(code_id, true)
+        self.operator(|e| e.pin(code_id))
     }
 
     pub fn unpin_code(&mut self, code_id: u64) -> Result<(), String> {
-        self.set_pinned(code_id, false)
+        self.operator(|e| e.unpin(code_id))
     }
 
-    fn set_pinned(&mut self, code_id: u64, pinned: bool) -> Result<(), String> {
+    /// An operator action outside any transaction: applied and logged whole, or not at all.
+    fn operator(&mut self, f: impl FnOnce(&Engine) -> Result<(), AbciError>) -> Result<(), String> {
         self.ctx().store.begin();
-        let r = if pinned {
-            self.engine.pin(code_id)
-        } else {
-            self.engine.unpin(code_id)
-        };
-        match r {
-            Ok(()) => {
-                let changes = self.ctx().store.commit();
-                if let Some(log) = &mut self.log {
-                    write_block(log, &changes).map_err(|e| e.to_string())?;
-                }
-                Ok(())
-            }
-            Err(e) => {
-                self.ctx().store.rollback();
-                Err(e.to_string())
-            }
+        if let Err(e) = f(&self.engine) {
+            self.ctx().store.rollback();
+            return Err(e.to_string());
         }
+        let changes = self.ctx().store.commit();
+        if let Some(log) = &mut self.log {
+            write_block(log, &changes).map_err(|e| e.to_string())?;
+        }
+        Ok(())
     }
 
     pub fn balance(&self, address: &str, denom: &str) -> Result<Uint128, AbciError> {

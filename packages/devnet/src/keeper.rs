@@ -7,9 +7,9 @@ use std::sync::Arc;
 use cosmrs::proto::cosmwasm::wasm::v1 as wasmpb;
 use cosmrs::proto::prost::Message;
 use cosmwasm_std::{
-    Addr, BankMsg, BankQuery, Binary, BlockInfo, Checksum, Coin, ContractResult, CosmosMsg, Env,
-    Event, MessageInfo, MsgResponse, Reply, ReplyOn, Response, SubMsg, SubMsgResponse,
-    SubMsgResult, SystemError, SystemResult, TransactionInfo, Uint128, WasmMsg, WasmQuery,
+    Addr, BankMsg, BankQuery, Binary, Checksum, Coin, ContractResult, CosmosMsg, Env, Event,
+    MessageInfo, MsgResponse, Reply, ReplyOn, Response, SubMsg, SubMsgResponse, SubMsgResult,
+    SystemError, SystemResult, TransactionInfo, Uint128, WasmMsg, WasmQuery,
 };
 use cosmwasm_vm::{
     call_execute_raw, call_instantiate_raw, call_migrate_raw, call_query_raw, call_reply_raw,
@@ -51,9 +51,7 @@ impl Engine {
     fn env(&self, contract: &str) -> Vec<u8> {
         let ctx = state::lock(&self.ctx);
         let env = Env {
-            block: BlockInfo {
-                ..ctx.block.clone()
-            },
+            block: ctx.block.clone(),
             transaction: ctx.tx_index.map(|index| TransactionInfo { index }),
             contract: cosmwasm_std::ContractInfo {
                 address: Addr::unchecked(contract),
@@ -566,23 +564,17 @@ impl Engine {
                 }
                 used
             });
-            let result = match result {
-                Ok(outcome) => {
-                    self.with_ctx(|c| c.store.commit());
-                    Ok(outcome)
+            self.with_ctx(|c| match &result {
+                Ok(_) => c.store.commit(),
+                Err(_) => {
+                    c.store.rollback();
+                    Default::default()
                 }
-                Err(e) => {
-                    self.with_ctx(|c| c.store.rollback());
-                    // Out of gas under the transaction's own meter cannot be caught.
-                    if e.is_out_of_gas() && !limited {
-                        return Err(e);
-                    }
-                    Err(e)
-                }
-            };
-            self.with_ctx(|c| c.meter.consumed > c.meter.limit)
-                .then_some(())
-                .map_or(Ok(()), |_| Err(AbciError::from(crate::gas::OutOfGas)))?;
+            });
+            // Out of gas under the transaction's own meter cannot be caught by a reply.
+            if self.with_ctx(|c| c.meter.consumed > c.meter.limit) {
+                return Err(crate::gas::OutOfGas.into());
+            }
             let reply_result = match (result, sub.reply_on) {
                 (Ok(o), ReplyOn::Never | ReplyOn::Error) => {
                     events.extend(filter_events(o.events));
@@ -775,32 +767,18 @@ impl Engine {
 
     pub fn all_balances(&self, address: &str) -> Result<Vec<Coin>, AbciError> {
         let canonical = self.canonical(address)?;
-        let start = Self::balance_key(&canonical, "");
-        let end = crate::vm::prefix_end(&start);
-        let ctx = state::lock(&self.ctx);
-        let mut out = vec![];
-        let mut lower = std::ops::Bound::Included(start.clone());
-        loop {
-            let upper = match &end {
-                Some(e) => std::ops::Bound::Excluded(e.as_slice()),
-                None => std::ops::Bound::Unbounded,
-            };
-            let lower_ref = match &lower {
-                std::ops::Bound::Included(v) => std::ops::Bound::Included(v.as_slice()),
-                std::ops::Bound::Excluded(v) => std::ops::Bound::Excluded(v.as_slice()),
-                std::ops::Bound::Unbounded => std::ops::Bound::Unbounded,
-            };
-            let Some((k, v)) = ctx
-                .store
-                .first_in(lower_ref, upper, cosmwasm_std::Order::Ascending)
-            else {
-                break;
-            };
-            let denom = String::from_utf8_lossy(&k[start.len()..]).into_owned();
-            let amount: Uint128 = String::from_utf8_lossy(&v).parse().unwrap_or_default();
-            out.push(Coin { denom, amount });
-            lower = std::ops::Bound::Excluded(k);
-        }
+        let (entries, _) = state::lock(&self.ctx).store.prefix_page(
+            &Self::balance_key(&canonical, ""),
+            &[],
+            usize::MAX,
+        );
+        let out = entries
+            .into_iter()
+            .map(|(denom, amount)| Coin {
+                denom: String::from_utf8_lossy(&denom).into_owned(),
+                amount: String::from_utf8_lossy(&amount).parse().unwrap_or_default(),
+            })
+            .collect();
         Ok(out)
     }
 

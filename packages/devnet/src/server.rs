@@ -382,38 +382,13 @@ impl PageQuery {
     }
 }
 
-type Page = (Vec<(Vec<u8>, Vec<u8>)>, Option<Vec<u8>>);
-
 /// One page of keys under a prefix, with grpc-gateway's `next_key`.
-fn page(app: &App, pfx: &[u8], q: &PageQuery) -> Result<Page, ApiError> {
+fn page(app: &App, pfx: &[u8], q: &PageQuery) -> Result<crate::store::PrefixPage, ApiError> {
     let limit = q.limit()?;
-    let end = crate::vm::prefix_end(pfx);
-    let mut out = vec![];
-    let mut lower: Vec<u8> = match q.start()? {
-        Some(k) => [pfx, &k].concat(),
-        None => pfx.to_vec(),
-    };
-    let mut inclusive = true;
-    let ctx = crate::state::lock(&app.engine.ctx);
-    loop {
-        let lo = if inclusive {
-            std::ops::Bound::Included(lower.as_slice())
-        } else {
-            std::ops::Bound::Excluded(lower.as_slice())
-        };
-        let hi = end
-            .as_deref()
-            .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
-        let Some((k, v)) = ctx.store.first_in(lo, hi, cosmwasm_std::Order::Ascending) else {
-            return Ok((out, None));
-        };
-        if out.len() == limit {
-            return Ok((out, Some(k[pfx.len()..].to_vec())));
-        }
-        out.push((k[pfx.len()..].to_vec(), v));
-        lower = k;
-        inclusive = false;
-    }
+    let start = q.start()?.unwrap_or_default();
+    Ok(crate::state::lock(&app.engine.ctx)
+        .store
+        .prefix_page(pfx, &start, limit))
 }
 
 fn pagination(next: Option<Vec<u8>>) -> Value {

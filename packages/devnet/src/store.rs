@@ -140,6 +140,40 @@ impl KvStore {
     }
 }
 
+/// Entries under `prefix`, in key order, from `prefix ‖ start` on: at most `limit` of them (key
+/// suffixes and values), and the suffix to continue from when more remain.
+pub type PrefixPage = (Vec<(Vec<u8>, Vec<u8>)>, Option<Vec<u8>>);
+
+impl KvStore {
+    pub fn prefix_page(&self, prefix: &[u8], start: &[u8], limit: usize) -> PrefixPage {
+        let end = prefix_end(prefix);
+        let upper = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+        let mut lower = Bound::Included([prefix, start].concat());
+        let mut out = vec![];
+        while let Some((k, v)) = self.first_in(as_ref(&lower), upper, Order::Ascending) {
+            let suffix = k[prefix.len()..].to_vec();
+            if out.len() == limit {
+                return (out, Some(suffix));
+            }
+            out.push((suffix, v));
+            lower = Bound::Excluded(k);
+        }
+        (out, None)
+    }
+}
+
+/// The smallest key after every key that starts with `prefix`.
+pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
 fn pick_base(
     base: &BTreeMap<Vec<u8>, Vec<u8>>,
     range: (Bound<&[u8]>, Bound<&[u8]>),
@@ -212,6 +246,30 @@ mod tests {
         assert_eq!(s.depth(), 0);
         assert_eq!(s.get(b"a"), None);
         assert_eq!(s.get(b"b"), Some(b"2".to_vec()));
+    }
+
+    #[test]
+    fn prefix_end_carries() {
+        assert_eq!(prefix_end(&[1, 2]), Some(vec![1, 3]));
+        assert_eq!(prefix_end(&[1, 0xff]), Some(vec![2]));
+        assert_eq!(prefix_end(&[0xff]), None);
+    }
+
+    #[test]
+    fn prefix_pages_continue_where_they_stopped() {
+        let mut s = KvStore::default();
+        for k in [&b"a1"[..], b"b1", b"b2", b"b3", b"c1"] {
+            s.set(k, b"v");
+        }
+        let (first, next) = s.prefix_page(b"b", b"", 2);
+        assert_eq!(
+            first.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
+            vec![b"1".to_vec(), b"2".to_vec()]
+        );
+        assert_eq!(next, Some(b"3".to_vec()));
+        let (rest, next) = s.prefix_page(b"b", b"3", 2);
+        assert_eq!(rest.len(), 1);
+        assert_eq!(next, None);
     }
 
     #[test]

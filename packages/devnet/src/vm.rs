@@ -12,6 +12,7 @@ use cosmwasm_vm::{BackendApi, BackendError, BackendResult, GasInfo, Querier, Sto
 use crate::gas::{self, GAS_MULTIPLIER};
 use crate::keeper::Engine;
 use crate::state::{self, prefix, Shared};
+use crate::store::prefix_end;
 
 pub type WasmCache = cosmwasm_vm::Cache<DevApi, ContractStorage, DevQuerier>;
 
@@ -219,18 +220,6 @@ fn as_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
     }
 }
 
-/// The smallest key after every key that starts with `prefix`.
-pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return Some(end);
-        }
-    }
-    None
-}
-
 /// Bank and wasm queries, answered from the current (uncommitted) state as wasmd does.
 pub struct DevQuerier {
     pub engine: Engine,
@@ -296,12 +285,5 @@ mod tests {
             .unwrap_err()
             .contains("expected kumo, got cosmos"));
         assert!(api.humanize(&[]).is_err());
-    }
-
-    #[test]
-    fn prefix_end_carries() {
-        assert_eq!(prefix_end(&[1, 2]), Some(vec![1, 3]));
-        assert_eq!(prefix_end(&[1, 0xff]), Some(vec![2]));
-        assert_eq!(prefix_end(&[0xff]), None);
     }
 }
