@@ -666,7 +666,11 @@ impl Suite {
             .query(&self.app.wrap(), self.market.clone(), &self.addr(provider))
             .unwrap()
             .unwrap_or_default();
-        assert_eq!(raw, smart, "the raw layout of the market's provider stats");
+        assert_eq!(
+            market::ProviderStatsResponse::from(raw),
+            smart,
+            "the raw layout of the market's provider stats"
+        );
         let counts = market::PROVIDER_COUNTS
             .query(&self.app.wrap(), self.market.clone(), &self.addr(provider))
             .unwrap()

@@ -14,8 +14,8 @@ use kumo::{Denom, LeaseId};
 use crate::error::ContractError;
 use crate::settlement::{dec, floor, settle, take_bounty, Settlement};
 use crate::state::{
-    account_key, denom_key, payment_key, Config, DenomEntry, ACCOUNTS, ALLOWANCES, CONFIG,
-    DENOM_ENTRIES, PAYMENTS,
+    account_key, denom_key, load_account, payment_key, save_account, Config, DenomEntry, ACCOUNTS,
+    ALLOWANCES, CONFIG, DENOM_ENTRIES, PAYMENTS,
 };
 
 /// Funds that arrived with a message (native coins, or a CW20 `Send`) and who sent them.
@@ -99,8 +99,7 @@ pub struct Loaded {
 
 pub fn load(storage: &dyn Storage, id: &AccountId) -> Result<Loaded, ContractError> {
     let key = account_key(id);
-    let account = ACCOUNTS
-        .may_load(storage, key.clone())?
+    let account = load_account(storage, &key, id)?
         .ok_or_else(|| ContractError::AccountNotFound { id: id.to_string() })?;
     let payments = PAYMENTS
         .prefix(key.clone())
@@ -115,7 +114,7 @@ pub fn load(storage: &dyn Storage, id: &AccountId) -> Result<Loaded, ContractErr
 }
 
 fn save(storage: &mut dyn Storage, loaded: &Loaded) -> Result<(), ContractError> {
-    ACCOUNTS.save(storage, loaded.key.clone(), &loaded.account)?;
+    save_account(storage, &loaded.key, &loaded.account)?;
     for p in &loaded.payments {
         PAYMENTS.save(storage, (loaded.key.clone(), p.lease.to_string()), p)?;
     }
@@ -500,7 +499,7 @@ pub fn open_account(
         funds.amount,
         &config.params,
     )?;
-    ACCOUNTS.save(deps.storage, key.clone(), &account)?;
+    save_account(deps.storage, &key, &account)?;
     Ok(Response::new()
         .add_attribute("action", "open_account")
         .add_event(

@@ -10,9 +10,9 @@ use kumo::market::{
 };
 use kumo::{BidId, DeploymentId, GroupId};
 
+use crate::state::{bid_of, store};
 use crate::state::{
-    bid_key, deployment_key, group_key, lease_key, order_bids_prefix, order_key, BIDS, CONFIG,
-    DEPLOYMENTS, GROUPS, LEASES, OPEN_ORDERS, ORDERS, PARAMS, PROVIDER_BIDS, PROVIDER_LEASES,
+    CONFIG, DEPLOYMENTS, LEASES, OPEN_ORDERS, PARAMS, PROVIDER_BIDS, PROVIDER_LEASES,
     PROVIDER_STATS,
 };
 
@@ -34,7 +34,7 @@ pub fn dispatch(deps: Deps, _env: Env, msg: QueryMsg) -> StdResult<Binary> {
         } => {
             let owner = deps.api.addr_validate(&owner)?;
             let deployments = DEPLOYMENTS
-                .prefix(owner)
+                .prefix(owner.clone())
                 .range(
                     deps.storage,
                     start_after.map(Bound::exclusive),
@@ -42,7 +42,7 @@ pub fn dispatch(deps: Deps, _env: Env, msg: QueryMsg) -> StdResult<Binary> {
                     IterOrder::Ascending,
                 )
                 .take(limit(l))
-                .map(|r| r.map(|(_, d)| d))
+                .map(|r| r.map(|(dseq, d)| d.restore(DeploymentId::new(owner.clone(), dseq))))
                 .collect::<StdResult<_>>()?;
             to_json_binary(&DeploymentsResponse { deployments })
         }
@@ -50,9 +50,7 @@ pub fn dispatch(deps: Deps, _env: Env, msg: QueryMsg) -> StdResult<Binary> {
             group: load_group(deps, &id)?,
         }),
         QueryMsg::Order { id } => {
-            let order = ORDERS
-                .may_load(deps.storage, order_key(&id))?
-                .ok_or_else(|| not_found("order", &id))?;
+            let order = store::order(deps.storage, &id)?.ok_or_else(|| not_found("order", &id))?;
             to_json_binary(&OrderResponse {
                 order,
                 group: load_group(deps, &id.group())?,
@@ -64,8 +62,7 @@ pub fn dispatch(deps: Deps, _env: Env, msg: QueryMsg) -> StdResult<Binary> {
         } => {
             let start = match start_after {
                 Some(id) => Some(Bound::exclusive(
-                    ORDERS
-                        .may_load(deps.storage, order_key(&id))?
+                    store::order(deps.storage, &id)?
                         .ok_or_else(|| not_found("order", &id))?
                         .seq,
                 )),
@@ -76,15 +73,13 @@ pub fn dispatch(deps: Deps, _env: Env, msg: QueryMsg) -> StdResult<Binary> {
                 .take(limit(l))
                 .map(|r| {
                     let (_, id) = r?;
-                    ORDERS.load(deps.storage, order_key(&id))
+                    store::order(deps.storage, &id)?.ok_or_else(|| not_found("order", &id))
                 })
                 .collect::<StdResult<_>>()?;
             to_json_binary(&OrdersResponse { orders })
         }
         QueryMsg::Bid { id } => to_json_binary(&BidResponse {
-            bid: BIDS
-                .may_load(deps.storage, bid_key(&id))?
-                .ok_or_else(|| not_found("bid", &id))?,
+            bid: store::bid(deps.storage, &id)?.ok_or_else(|| not_found("bid", &id))?,
         }),
         QueryMsg::Bids {
             order,
@@ -93,13 +88,9 @@ pub fn dispatch(deps: Deps, _env: Env, msg: QueryMsg) -> StdResult<Binary> {
         } => {
             let start = start_after
                 .map(|p| deps.api.addr_validate(&p))
-                .transpose()?
-                .map(Bound::exclusive);
-            let bids = BIDS
-                .prefix(order_bids_prefix(&order))
-                .range(deps.storage, start, None, IterOrder::Ascending)
+                .transpose()?;
+            let bids = store::bids_of(deps.storage, &order, start)
                 .take(limit(l))
-                .map(|r| r.map(|(_, b)| b))
                 .collect::<StdResult<_>>()?;
             to_json_binary(&BidsResponse { bids })
         }
@@ -111,20 +102,18 @@ pub fn dispatch(deps: Deps, _env: Env, msg: QueryMsg) -> StdResult<Binary> {
             let provider = deps.api.addr_validate(&provider)?;
             let start = bid_seq(deps, start_after)?;
             let bids = PROVIDER_BIDS
-                .prefix(provider)
+                .prefix(provider.clone())
                 .range(deps.storage, start, None, IterOrder::Ascending)
                 .take(limit(l))
                 .map(|r| {
-                    let (_, id) = r?;
-                    BIDS.load(deps.storage, bid_key(&id))
+                    let id = bid_of(&provider, r?.1);
+                    store::bid(deps.storage, &id)?.ok_or_else(|| not_found("bid", &id))
                 })
                 .collect::<StdResult<_>>()?;
             to_json_binary(&BidsResponse { bids })
         }
         QueryMsg::Lease { id } => to_json_binary(&LeaseResponse {
-            lease: LEASES
-                .may_load(deps.storage, lease_key(&id))?
-                .ok_or_else(|| not_found("lease", &id))?,
+            lease: store::lease(deps.storage, &id)?.ok_or_else(|| not_found("lease", &id))?,
         }),
         QueryMsg::OwnerLeases {
             owner,
@@ -135,10 +124,19 @@ pub fn dispatch(deps: Deps, _env: Env, msg: QueryMsg) -> StdResult<Binary> {
             let start =
                 start_after.map(|id| Bound::exclusive((id.dseq, (id.gseq, id.oseq, id.provider))));
             let leases = LEASES
-                .sub_prefix(owner)
+                .sub_prefix(owner.clone())
                 .range(deps.storage, start, None, IterOrder::Ascending)
                 .take(limit(l))
-                .map(|r| r.map(|(_, lease)| lease))
+                .map(|r| {
+                    r.map(|((dseq, (gseq, oseq, provider)), lease)| {
+                        lease.restore(
+                            DeploymentId::new(owner.clone(), dseq)
+                                .group(gseq)
+                                .order(oseq)
+                                .bid(provider),
+                        )
+                    })
+                })
                 .collect::<StdResult<_>>()?;
             to_json_binary(&LeasesResponse { leases })
         }
@@ -150,12 +148,12 @@ pub fn dispatch(deps: Deps, _env: Env, msg: QueryMsg) -> StdResult<Binary> {
             let provider = deps.api.addr_validate(&provider)?;
             let start = bid_seq(deps, start_after)?;
             let leases = PROVIDER_LEASES
-                .prefix(provider)
+                .prefix(provider.clone())
                 .range(deps.storage, start, None, IterOrder::Ascending)
                 .take(limit(l))
                 .map(|r| {
-                    let (_, id) = r?;
-                    LEASES.load(deps.storage, lease_key(&id))
+                    let id = bid_of(&provider, r?.1);
+                    store::lease(deps.storage, &id)?.ok_or_else(|| not_found("lease", &id))
                 })
                 .collect::<StdResult<_>>()?;
             to_json_binary(&LeasesResponse { leases })
@@ -163,15 +161,9 @@ pub fn dispatch(deps: Deps, _env: Env, msg: QueryMsg) -> StdResult<Binary> {
         QueryMsg::ProviderStats { provider } => {
             let provider = deps.api.addr_validate(&provider)?;
             let s = PROVIDER_STATS
-                .may_load(deps.storage, provider)?
+                .may_load(deps.storage, &provider)?
                 .unwrap_or_default();
-            to_json_binary(&ProviderStatsResponse {
-                active_leases: s.active_leases,
-                open_bids: s.open_bids,
-                lease_rates: s.lease_rates,
-                bid_deposits: s.bid_deposits,
-                record: s.record,
-            })
+            to_json_binary(&ProviderStatsResponse::from(s))
         }
     }
 }
@@ -194,29 +186,22 @@ fn config(deps: Deps) -> StdResult<ConfigResponse> {
 }
 
 fn deployment(deps: Deps, id: &DeploymentId) -> StdResult<DeploymentResponse> {
-    let deployment = DEPLOYMENTS
-        .may_load(deps.storage, deployment_key(id))?
-        .ok_or_else(|| not_found("deployment", id))?;
+    let deployment =
+        store::deployment(deps.storage, id)?.ok_or_else(|| not_found("deployment", id))?;
     // Bounded by `max_groups`.
-    let groups = GROUPS
-        .prefix((id.owner.clone(), id.dseq))
-        .range(deps.storage, None, None, IterOrder::Ascending)
-        .map(|r| r.map(|(_, g)| g))
-        .collect::<StdResult<_>>()?;
+    let groups = store::groups_of(deps.storage, id)?;
     Ok(DeploymentResponse { deployment, groups })
 }
 
 fn load_group(deps: Deps, id: &GroupId) -> StdResult<kumo::market::Group> {
-    GROUPS
-        .may_load(deps.storage, group_key(id))?
-        .ok_or_else(|| not_found("group", id))
+    store::group(deps.storage, id)?.ok_or_else(|| not_found("group", id))
 }
 
 /// Provider lists are ordered by bid number; `start_after` names a bid, so look its number up.
 fn bid_seq(deps: Deps, start_after: Option<BidId>) -> StdResult<Option<Bound<'static, u64>>> {
     start_after
         .map(|id| {
-            BIDS.may_load(deps.storage, bid_key(&id))?
+            store::bid(deps.storage, &id)?
                 .map(|b| Bound::exclusive(b.seq))
                 .ok_or_else(|| not_found("bid", &id))
         })

@@ -12,10 +12,7 @@ use cosmwasm_std::{
 use kumo::attributes::{PlacementRequirements, SignedBy};
 use kumo::escrow::{self, AccountId, EscrowCallback};
 use kumo::market::*;
-use kumo::registry::{
-    AuditedAttributes, MatchInfoResponse, Provider, ProviderInfo, ProviderStatus,
-    QueryMsg as RegistryQuery,
-};
+use kumo::registry::{Provider, ProviderInfo, ProviderStatus};
 use kumo::{
     Asset, Attribute, BidId, Cpu, DecCoin, Denom, DeploymentId, Gpu, GroupSpec, Memory, OrderId,
     ResourceUnit, Resources, StorageVolume,
@@ -79,46 +76,49 @@ fn spec(name: &str, price_per_block: u128, requirements: &[(&str, &str)]) -> Gro
     }
 }
 
-/// Registered providers and their attributes, as the mock registry answers `MatchInfo`.
+/// Registered providers and their attributes, as the market reads them raw from the registry's
+/// `providers` and `audits` maps.
 fn set_registry(deps: &mut Deps, registry: Addr, providers: Vec<(Addr, Vec<Attribute>, bool)>) {
     deps.querier.update_wasm(move |q| {
-        let WasmQuery::Smart { contract_addr, msg } = q else {
+        let WasmQuery::Raw { contract_addr, key } = q else {
             panic!("unexpected query {q:?}");
         };
         assert_eq!(contract_addr, registry.as_str());
-        let RegistryQuery::MatchInfo { provider, auditors } = from_json(msg).unwrap() else {
-            panic!("unexpected registry query");
-        };
-        let found = providers.iter().find(|(a, _, _)| a.as_str() == provider);
-        let res = MatchInfoResponse {
-            provider: found.map(|(a, attrs, leaving)| Provider {
-                owner: a.clone(),
-                host_uri: "https://p.example.com".into(),
-                attributes: attrs.clone(),
-                info: ProviderInfo::default(),
-                status: if *leaving {
-                    ProviderStatus::Deregistering {
-                        since: Timestamp::from_seconds(1),
-                    }
-                } else {
-                    ProviderStatus::Active
-                },
-                api_keys: vec![],
-                tls_pins: vec![],
-                registered_at: Timestamp::from_seconds(1),
-            }),
-            // Every requested auditor signed the provider's region.
-            audits: auditors
+        let key = key.as_slice();
+        let value = if let Some(rest) = key.strip_prefix(b"\0\x09providers".as_slice()) {
+            providers
                 .iter()
-                .filter(|a| a.starts_with("auditor"))
-                .map(|a| AuditedAttributes {
-                    provider: Addr::unchecked(&provider),
-                    auditor: Addr::unchecked(a),
-                    attributes: vec![Attribute::new("region", "eu")],
+                .find(|(a, _, _)| a.as_bytes() == rest)
+                .map(|(a, attrs, leaving)| {
+                    to_json_binary(&Provider {
+                        owner: a.clone(),
+                        host_uri: "https://p.example.com".into(),
+                        attributes: attrs.clone(),
+                        info: ProviderInfo::default(),
+                        status: if *leaving {
+                            ProviderStatus::Deregistering {
+                                since: Timestamp::from_seconds(1),
+                            }
+                        } else {
+                            ProviderStatus::Active
+                        },
+                        api_keys: vec![],
+                        tls_pins: vec![],
+                        registered_at: Timestamp::from_seconds(1),
+                    })
+                    .unwrap()
                 })
-                .collect(),
+        } else if let Some(rest) = key.strip_prefix(b"\0\x06audits".as_slice()) {
+            // `(provider, auditor)`: every auditor named `auditor…` signed the region.
+            let len = u16::from_be_bytes([rest[0], rest[1]]) as usize;
+            let auditor = &rest[2 + len..];
+            auditor
+                .starts_with(b"auditor")
+                .then(|| to_json_binary(&vec![Attribute::new("region", "eu")]).unwrap())
+        } else {
+            panic!("unexpected raw key {key:?}")
         };
-        SystemResult::Ok(ContractResult::Ok(to_json_binary(&res).unwrap()))
+        SystemResult::Ok(ContractResult::Ok(value.unwrap_or_default()))
     });
 }
 

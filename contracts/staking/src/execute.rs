@@ -5,7 +5,7 @@ use cosmwasm_std::{
     MessageInfo, Response, Uint128, WasmMsg,
 };
 use cw20::{Cw20ExecuteMsg, Cw20ReceiveMsg};
-use kumo::market::{self, ProviderStatsResponse};
+use kumo::market::{self, ProviderStats};
 use kumo::staking::{
     CompensationPool, Dispute, DisputeState, InstantiateMsg, ProviderBond, ReceiveMsg, Reputation,
     StakingParams, UnbondingEntry,
@@ -170,32 +170,26 @@ pub fn market_stats(
     deps: Deps,
     config: &Config,
     provider: &Addr,
-) -> Result<ProviderStatsResponse, ContractError> {
+) -> Result<ProviderStats, ContractError> {
     match &config.market {
         // A raw read of the market's record: a store read, not a contract call.
         Some(market) => Ok(market::PROVIDER_STATS
             .query(&deps.querier, market.clone(), provider)?
             .unwrap_or_default()),
-        None => Ok(ProviderStatsResponse::default()),
+        None => Ok(ProviderStats::default()),
     }
 }
 
 /// `min_bond + bond_ratio × (active lease rate in the bond denomination) × bond_window`,
 /// rounded up (the rule shared with the market, in `kumo::staking`).
-pub fn bond_for(
-    params: &StakingParams,
-    stats: &ProviderStatsResponse,
-) -> Result<Uint128, ContractError> {
+pub fn bond_for(params: &StakingParams, stats: &ProviderStats) -> Result<Uint128, ContractError> {
     kumo::staking::bond_for(params, stats).map_err(|e| ContractError::InvalidParams {
         reason: e.to_string(),
     })
 }
 
 /// What a provider must keep bonded: nothing without leases or bids.
-pub fn required(
-    params: &StakingParams,
-    stats: &ProviderStatsResponse,
-) -> Result<Uint128, ContractError> {
+pub fn required(params: &StakingParams, stats: &ProviderStats) -> Result<Uint128, ContractError> {
     if stats.active_leases == 0 && stats.open_bids == 0 {
         return Ok(Uint128::zero());
     }

@@ -8,7 +8,7 @@ use cosmwasm_std::{
     coins, from_json, to_json_binary, BankMsg, ContractResult, CosmosMsg, Decimal, Decimal256, Env,
     OwnedDeps, Response, SystemResult, Uint128, WasmQuery,
 };
-use kumo::market::{LeaseResponse, ProviderStatsResponse, QueryMsg as MarketQuery};
+use kumo::market::{LeaseResponse, ProviderStats, ProviderStatsResponse, QueryMsg as MarketQuery};
 use kumo::staking::*;
 use kumo::Denom;
 
@@ -68,7 +68,7 @@ impl T {
     fn set_market(&mut self, active_leases: u64, open_bids: u64, rate: Option<u128>) {
         let lease_live = active_leases > 0;
         self.deps.querier.update_wasm(move |q| {
-            let stats = ProviderStatsResponse {
+            let stats = ProviderStats {
                 active_leases,
                 open_bids,
                 lease_rates: rate
@@ -100,7 +100,9 @@ impl T {
                 _ => panic!("unexpected query {q:?}"),
             };
             let res = match from_json(msg).unwrap() {
-                MarketQuery::ProviderStats { .. } => to_json_binary(&stats),
+                MarketQuery::ProviderStats { .. } => {
+                    to_json_binary(&ProviderStatsResponse::from(stats))
+                }
                 MarketQuery::Lease { .. } if lease_live => {
                     return SystemResult::Ok(ContractResult::Ok(
                         to_json_binary(&serde_json_lease()).unwrap(),

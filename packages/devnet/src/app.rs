@@ -325,9 +325,11 @@ impl App {
             ctx.meter
                 .consume(gas::TX_SIZE_COST_PER_BYTE * tx_len as u64)?;
         }
-        let mut account: Account = state::lock(&e.ctx).load(&account_key)?.ok_or_else(|| {
-            AbciError::unknown_address(format!("account {} not found", tx.signer))
-        })?;
+        let mut account = state::lock(&e.ctx)
+            .load_account(&account_key)?
+            .ok_or_else(|| {
+                AbciError::unknown_address(format!("account {} not found", tx.signer))
+            })?;
         let mut events = vec![];
         if fee_coins.iter().any(|c| !c.amount.is_zero()) {
             let fee_coins: Vec<Coin> = fee_coins
@@ -418,7 +420,7 @@ impl App {
                 .add_attribute("acc_seq", format!("{}/{}", tx.signer, account.sequence)),
         );
         account.sequence += 1;
-        state::lock(&e.ctx).save(&account_key, &account)?;
+        state::lock(&e.ctx).save_account(&account_key, &account)?;
         if mode == Mode::Check {
             self.check_sequences
                 .insert(tx.signer.clone(), info.sequence + 1);
@@ -743,7 +745,7 @@ impl App {
         let canonical = self.engine.canonical(address)?;
         let mut ctx = self.ctx();
         ctx.meter = GasMeter::infinite();
-        ctx.load(&key(prefix::ACCOUNT, &[&canonical]))
+        ctx.load_account(&key(prefix::ACCOUNT, &[&canonical]))
     }
 
     /// A read-only query with wasmd's default smart-query gas limit, against committed state.

@@ -722,7 +722,7 @@ impl Engine {
     pub fn ensure_account(&self, address: &str) -> Result<Account, AbciError> {
         let canonical = self.canonical(address)?;
         let k = key(prefix::ACCOUNT, &[&canonical]);
-        if let Some(a) = self.with_ctx(|c| c.load::<Account>(&k))? {
+        if let Some(a) = self.with_ctx(|c| c.load_account(&k))? {
             return Ok(a);
         }
         let number = self.with_ctx(|c| c.next_sequence(b"accountNumber"))? - 1;
@@ -732,7 +732,7 @@ impl Engine {
             sequence: 0,
             pub_key: None,
         };
-        self.with_ctx(|c| c.save(&k, &account))?;
+        self.with_ctx(|c| c.save_account(&k, &account))?;
         Ok(account)
     }
 

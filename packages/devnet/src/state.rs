@@ -60,6 +60,52 @@ pub struct Account {
     pub pub_key: Option<Vec<u8>>,
 }
 
+impl Account {
+    /// x/auth's stored form: a `BaseAccount` in an `Any`, protobuf-encoded. Its length is what
+    /// the SDK's KV gas charges on every transaction's account reads and sequence write.
+    pub fn encode(&self) -> Vec<u8> {
+        use cosmrs::proto::cosmos::auth::v1beta1::BaseAccount;
+        use cosmrs::proto::cosmos::crypto::secp256k1::PubKey;
+        use cosmrs::proto::prost::Message;
+        let pub_key = self.pub_key.as_ref().map(|k| cosmrs::Any {
+            type_url: "/cosmos.crypto.secp256k1.PubKey".into(),
+            value: PubKey { key: k.clone() }.encode_to_vec(),
+        });
+        let account = BaseAccount {
+            address: self.address.clone(),
+            pub_key,
+            account_number: self.account_number,
+            sequence: self.sequence,
+        };
+        cosmrs::Any {
+            type_url: "/cosmos.auth.v1beta1.BaseAccount".into(),
+            value: account.encode_to_vec(),
+        }
+        .encode_to_vec()
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Account, AbciError> {
+        use cosmrs::proto::cosmos::auth::v1beta1::BaseAccount;
+        use cosmrs::proto::cosmos::crypto::secp256k1::PubKey;
+        use cosmrs::proto::prost::Message;
+        let corrupt = |e: cosmrs::proto::prost::DecodeError| {
+            AbciError::internal(format!("corrupt account record: {e}"))
+        };
+        let any = cosmrs::Any::decode(bytes).map_err(corrupt)?;
+        let account = BaseAccount::decode(any.value.as_slice()).map_err(corrupt)?;
+        let pub_key = match account.pub_key {
+            Some(k) => Some(PubKey::decode(k.value.as_slice()).map_err(corrupt)?.key),
+            None => None,
+        };
+        Ok(Account {
+            address: account.address,
+            account_number: account.account_number,
+            sequence: account.sequence,
+            pub_key,
+        })
+    }
+}
+
 pub struct Ctx {
     pub store: KvStore,
     pub meter: GasMeter,
@@ -147,6 +193,14 @@ impl Ctx {
                 .map(Some)
                 .map_err(|e| AbciError::internal(format!("corrupt record: {e}"))),
         }
+    }
+
+    pub fn load_account(&mut self, key: &[u8]) -> Result<Option<Account>, AbciError> {
+        self.get(key)?.map(|v| Account::decode(&v)).transpose()
+    }
+
+    pub fn save_account(&mut self, key: &[u8], account: &Account) -> Result<(), AbciError> {
+        Ok(self.set(key, &account.encode())?)
     }
 
     pub fn save<T: Serialize>(&mut self, key: &[u8], value: &T) -> Result<(), AbciError> {

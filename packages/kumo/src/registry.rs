@@ -226,3 +226,19 @@ pub struct MatchInfoResponse {
     pub provider: Option<Provider>,
     pub audits: Vec<AuditedAttributes>,
 }
+
+/// What the market needs of a provider to check a bid, read raw from the registry's
+/// `providers` map (the other fields are skipped): a store read instead of a smart query,
+/// which would load a whole contract instance on every `CreateBid`.
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq)]
+pub struct ProviderMatch {
+    pub attributes: Vec<Attribute>,
+    pub status: ProviderStatus,
+}
+
+/// The registry's providers by address (raw reads only).
+pub const PROVIDER_MATCH: cw_storage_plus::Map<&Addr, ProviderMatch> =
+    cw_storage_plus::Map::new("providers");
+/// What each auditor signed for each provider, `(provider, auditor)` (raw reads only).
+pub const AUDITS: cw_storage_plus::Map<(&Addr, &Addr), Vec<Attribute>> =
+    cw_storage_plus::Map::new("audits");

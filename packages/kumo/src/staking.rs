@@ -265,14 +265,9 @@ pub const BONDS: cw_storage_plus::Map<&Addr, ProviderBond> = cw_storage_plus::Ma
 /// rounded up.
 pub fn bond_for(
     params: &StakingParams,
-    stats: &crate::market::ProviderStatsResponse,
+    stats: &crate::market::ProviderStats,
 ) -> cosmwasm_std::StdResult<Uint128> {
-    let rate = stats
-        .lease_rates
-        .iter()
-        .find(|(d, _)| *d == params.bond_denom)
-        .map(|(_, r)| *r)
-        .unwrap_or_default();
+    let rate = stats.lease_rate(&params.bond_denom);
     let extra = rate
         .checked_mul(cosmwasm_std::Decimal256::from_ratio(
             params.bond_window,
@@ -291,7 +286,7 @@ pub fn bond_for(
 pub fn refusal(
     params: &StakingParams,
     bond: Option<&ProviderBond>,
-    stats: &crate::market::ProviderStatsResponse,
+    stats: &crate::market::ProviderStats,
     now: Timestamp,
 ) -> cosmwasm_std::StdResult<Option<String>> {
     let Some(b) = bond else {

@@ -4,7 +4,7 @@ use cosmwasm_std::{DepsMut, Env, Event, MessageInfo, Response};
 use kumo::escrow::{self, AccountId};
 use kumo::market::{Bid, BidState, GroupState, LeaseCloseReason, LeaseState, NewBid, OrderState};
 use kumo::matching::{match_capabilities, match_offer, match_requirements, Audit};
-use kumo::registry::{self, MatchInfoResponse, ProviderStatus};
+use kumo::registry::{self, ProviderStatus};
 use kumo::{Asset, BidId};
 
 use crate::error::ContractError;
@@ -13,9 +13,9 @@ use crate::execute::{
     state_name, update_stats, Effects, LeaseEnd,
 };
 use crate::funds::Incoming;
+use crate::state::store;
 use crate::state::{
-    bid_key, group_key, lease_key, order_key, BIDS, BID_SEQ, CONFIG, GROUPS, LEASES, ORDERS,
-    PARAMS, PROVIDER_BIDS,
+    bid_key, order_ref, BIDS, BID_SEQ, CONFIG, PARAMS, PROVIDER_BIDS, PROVIDER_STATS,
 };
 
 /// `MsgCreateBid`, with Akash's checks in Akash's order: deposit, bid count, one bid per
@@ -58,7 +58,7 @@ pub fn create(
     }
     // 2. Bid count; 3. one bid per provider; 4. the order is open.
     let order_id = new.order.clone();
-    let order = ORDERS.may_load(deps.storage, order_key(&order_id))?;
+    let order = store::order(deps.storage, &order_id)?;
     if let Some(order) = &order {
         if order.bids >= params.order_max_bids {
             return Err(ContractError::TooManyBids {
@@ -120,21 +120,10 @@ pub fn create(
         }
     }
     // 7. A registered provider that is not leaving; 8. attributes and auditors; 9. capabilities.
-    let signed_by = &group.spec.requirements.signed_by;
-    let auditors: Vec<String> = signed_by
-        .all_of
-        .iter()
-        .chain(&signed_by.any_of)
-        .cloned()
-        .collect();
-    let info: MatchInfoResponse = deps.querier.query_wasm_smart(
-        &config.registry,
-        &registry::QueryMsg::MatchInfo {
-            provider: provider.to_string(),
-            auditors,
-        },
-    )?;
-    let Some(registered) = info.provider else {
+    // Raw reads of the registry's records (store reads, not a contract instance).
+    let registered =
+        registry::PROVIDER_MATCH.query(&deps.querier, config.registry.clone(), &provider)?;
+    let Some(registered) = registered else {
         return Err(ContractError::ProviderNotRegistered {
             provider: provider.to_string(),
         });
@@ -144,19 +133,36 @@ pub fn create(
             provider: provider.to_string(),
         });
     }
-    let audits: Vec<Audit> = info
-        .audits
+    // Bounded: a group's `signedBy` has at most `MAX_SIGNED_BY` auditors.
+    let signed_by = &group.spec.requirements.signed_by;
+    let mut signed = Vec::new();
+    for auditor in signed_by.all_of.iter().chain(&signed_by.any_of) {
+        let auditor = cosmwasm_std::Addr::unchecked(auditor);
+        if let Some(attributes) = registry::AUDITS.query(
+            &deps.querier,
+            config.registry.clone(),
+            (&provider, &auditor),
+        )? {
+            signed.push((auditor, attributes));
+        }
+    }
+    let audits: Vec<Audit> = signed
         .iter()
-        .map(|a| Audit {
-            auditor: a.auditor.as_str(),
-            attributes: &a.attributes,
+        .map(|(auditor, attributes)| Audit {
+            auditor: auditor.as_str(),
+            attributes,
         })
         .collect();
     // Bonded and not jailed (Kumo): right after "registered", as DESIGN.md orders the checks.
+    // The provider's counters are read once, for this check, the record check and the update.
+    let mut stats = PROVIDER_STATS
+        .may_load(deps.storage, &provider)?
+        .unwrap_or_default();
     if let Some(reason) = staking_refusal(
         deps.as_ref(),
         config.staking.as_ref(),
         &provider,
+        Some(&stats),
         env.block.time,
     )? {
         return Err(ContractError::NotEligible {
@@ -169,7 +175,13 @@ pub fn create(
     // The track record the tenant asked for (Kumo).
     let deployment = load_deployment(deps.storage, &order_id.deployment())?;
     if let Some(req) = &deployment.provider_record {
-        check_record(deps.as_ref(), config.staking.as_ref(), &provider, req)?;
+        check_record(
+            deps.as_ref(),
+            config.staking.as_ref(),
+            &provider,
+            &stats.record,
+            req,
+        )?;
     }
 
     let seq = BID_SEQ.may_load(deps.storage)?.unwrap_or_default() + 1;
@@ -186,14 +198,13 @@ pub fn create(
         reclamation_window: new.reclamation_window,
         created_at: env.block.time,
     };
-    BIDS.save(deps.storage, bid_key(&id), &bid)?;
+    store::save_bid(deps.storage, &bid)?;
     order.bids += 1;
-    ORDERS.save(deps.storage, order_key(&order_id), &order)?;
-    PROVIDER_BIDS.save(deps.storage, (provider.clone(), seq), &id)?;
-    update_stats(deps.storage, &provider, |s| {
-        s.open_bids += 1;
-        s.add_deposit(&funds.denom, funds.amount);
-    })?;
+    store::save_order(deps.storage, &order)?;
+    PROVIDER_BIDS.save(deps.storage, (provider.clone(), seq), &order_ref(&id))?;
+    stats.open_bids += 1;
+    stats.add_deposit(&funds.denom, funds.amount);
+    PROVIDER_STATS.save(deps.storage, &provider, &stats)?;
 
     let open = funds.forward(
         &config.escrow,
@@ -222,12 +233,9 @@ fn check_record(
     deps: cosmwasm_std::Deps,
     staking: Option<&cosmwasm_std::Addr>,
     provider: &cosmwasm_std::Addr,
+    record: &kumo::market::LeaseRecord,
     req: &kumo::market::RecordRequirement,
 ) -> Result<(), ContractError> {
-    let record = crate::state::PROVIDER_STATS
-        .may_load(deps.storage, provider.clone())?
-        .unwrap_or_default()
-        .record;
     let weak = |reason: String| {
         Err(ContractError::RecordTooWeak {
             provider: provider.to_string(),
@@ -294,7 +302,7 @@ pub fn close(
             // The slot frees up for another provider.
             let mut order = load_order(deps.storage, &id.order())?;
             order.bids = order.bids.saturating_sub(1);
-            ORDERS.save(deps.storage, order_key(&order.id), &order)?;
+            store::save_order(deps.storage, &order)?;
             fx.events.push(
                 Event::new("bid_closed")
                     .add_attribute("bid", id.to_string())
@@ -309,8 +317,7 @@ pub fn close(
             })?;
         }
         BidState::Active => {
-            let lease = LEASES
-                .may_load(deps.storage, lease_key(&id))?
+            let lease = store::lease(deps.storage, &id)?
                 .ok_or_else(|| ContractError::LeaseNotFound { id: id.to_string() })?;
             if lease.reclamation_window.is_some() {
                 match (lease.state, lease.reclaim_deadline) {
@@ -336,7 +343,7 @@ pub fn close(
             let mut group = load_group(deps.storage, &id.group())?;
             if group.state == GroupState::Open {
                 group.state = GroupState::Paused;
-                GROUPS.save(deps.storage, group_key(&group.id), &group)?;
+                store::save_group(deps.storage, &group)?;
                 fx.events.push(
                     Event::new("group_state")
                         .add_attribute("group", group.id.to_string())

@@ -1,7 +1,7 @@
 //! Deployments and groups (Akash `x/deployment`): create, update, close, pause and start groups,
 //! deposits, and the escrow's overdrawn callback.
 
-use cosmwasm_std::{DepsMut, Env, Event, HexBinary, MessageInfo, Order as IterOrder, Response};
+use cosmwasm_std::{DepsMut, Env, Event, HexBinary, MessageInfo, Response};
 use kumo::attributes::validate_attributes;
 use kumo::escrow::{self, AccountId, EscrowCallback};
 use kumo::market::{
@@ -15,6 +15,7 @@ use crate::execute::{
     LeaseEnd,
 };
 use crate::funds::Incoming;
+use crate::state::store;
 use crate::state::{deployment_key, CONFIG, DEPLOYMENTS, GROUPS, LAST_DSEQ, PARAMS};
 
 /// Bounds on what one group spec may hold, so that storing and matching it stays cheap.
@@ -165,7 +166,7 @@ pub fn create(
         provider_record: new.provider_record,
         created_at: env.block.time,
     };
-    DEPLOYMENTS.save(deps.storage, deployment_key(&id), &deployment)?;
+    store::save_deployment(deps.storage, &deployment)?;
 
     let mut fx = Effects::new(config.escrow.clone(), env.block.time);
     // The escrow account opens first: a deposit below its minimum fails the whole transaction.
@@ -214,7 +215,7 @@ pub fn update(
     let id = DeploymentId::new(info.sender, dseq);
     let mut deployment = load_active_deployment(deps.storage, &id)?;
     deployment.version = version;
-    DEPLOYMENTS.save(deps.storage, deployment_key(&id), &deployment)?;
+    store::save_deployment(deps.storage, &deployment)?;
     Ok(Response::new()
         .add_attribute("action", "update_deployment")
         .add_attribute("deployment", id.to_string())
@@ -226,11 +227,7 @@ fn groups_of(
     storage: &dyn cosmwasm_std::Storage,
     id: &DeploymentId,
 ) -> Result<Vec<Group>, ContractError> {
-    Ok(GROUPS
-        .prefix((id.owner.clone(), id.dseq))
-        .range(storage, None, None, IterOrder::Ascending)
-        .map(|r| r.map(|(_, g)| g))
-        .collect::<Result<_, _>>()?)
+    Ok(store::groups_of(storage, id)?)
 }
 
 /// A closed deployment and its groups are deleted once their orders, bids and leases are
@@ -444,7 +441,7 @@ pub fn escrow_callback(
     }
     let EscrowCallback::AccountOverdrawn { deployment: id } = callback;
     let mut fx = Effects::new(config.escrow, env.block.time);
-    let Some(deployment) = DEPLOYMENTS.may_load(deps.storage, deployment_key(&id))? else {
+    let Some(deployment) = store::deployment(deps.storage, &id)? else {
         return Ok(fx.into_response("escrow_callback"));
     };
     if deployment.state != DeploymentState::Active {

@@ -14,9 +14,8 @@ use crate::execute::{
     load_order, open_order, order_bids, staking_refusal, state_name, update_stats, Effects,
     LeaseEnd,
 };
-use crate::state::{
-    lease_key, order_key, CONFIG, LEASES, OPEN_ORDERS, ORDERS, PROVIDER_BIDS, PROVIDER_LEASES,
-};
+use crate::state::store;
+use crate::state::{CONFIG, OPEN_ORDERS, PROVIDER_BIDS, PROVIDER_LEASES};
 
 /// Makes a lease from an open bid: the bid wins, the order becomes active, every other open bid
 /// of the order loses and is refunded (at most `order_max_bids`), and the escrow starts paying.
@@ -53,12 +52,16 @@ fn lease_bid(deps: DepsMut, fx: &mut Effects, mut bid: Bid) -> Result<Lease, Con
         Some(&id.provider),
     )?;
     bid.state = BidState::Active;
-    crate::state::BIDS.save(deps.storage, crate::state::bid_key(&id), &bid)?;
+    store::save_bid(deps.storage, &bid)?;
     PROVIDER_BIDS.remove(deps.storage, (id.provider.clone(), bid.seq));
-    PROVIDER_LEASES.save(deps.storage, (id.provider.clone(), bid.seq), &id)?;
+    PROVIDER_LEASES.save(
+        deps.storage,
+        (id.provider.clone(), bid.seq),
+        &crate::state::order_ref(&id),
+    )?;
     order.state = OrderState::Active;
     order.bids = 0;
-    ORDERS.save(deps.storage, order_key(&order.id), &order)?;
+    store::save_order(deps.storage, &order)?;
     OPEN_ORDERS.remove(deps.storage, order.seq);
 
     let lease = Lease {
@@ -71,7 +74,7 @@ fn lease_bid(deps: DepsMut, fx: &mut Effects, mut bid: Bid) -> Result<Lease, Con
         reclamation_window: bid.reclamation_window,
         reclaim_deadline: None,
     };
-    LEASES.save(deps.storage, lease_key(&id), &lease)?;
+    store::save_lease(deps.storage, &lease)?;
     update_stats(deps.storage, &id.provider, |s| {
         s.open_bids = s.open_bids.saturating_sub(1);
         s.active_leases += 1;
@@ -108,6 +111,7 @@ pub fn create(
         deps.as_ref(),
         config.staking.as_ref(),
         &id.provider,
+        None,
         env.block.time,
     )? {
         return Err(ContractError::NotEligible {
@@ -162,6 +166,7 @@ pub fn close_auction(
             deps.as_ref(),
             config.staking.as_ref(),
             &bid.id.provider,
+            None,
             env.block.time,
         )?
         .is_none()
@@ -173,7 +178,7 @@ pub fn close_auction(
     let mut fx = Effects::new(config.escrow, env.block.time);
     let Some(winner) = winner else {
         order.auction_ends_at = Some(env.block.time.plus_seconds(window));
-        ORDERS.save(deps.storage, order_key(&order_id), &order)?;
+        store::save_order(deps.storage, &order)?;
         return Ok(fx
             .into_response("close_auction")
             .add_attribute("order", order_id.to_string())
@@ -201,8 +206,7 @@ pub fn close(
     if info.sender != id.owner {
         return Err(ContractError::unauthorized(id.owner.to_string()));
     }
-    let lease = LEASES
-        .may_load(deps.storage, lease_key(&id))?
+    let lease = store::lease(deps.storage, &id)?
         .ok_or_else(|| ContractError::LeaseNotFound { id: id.to_string() })?;
     if !matches!(lease.state, LeaseState::Active | LeaseState::Reclaiming) {
         return Err(ContractError::LeaseState {
@@ -266,7 +270,7 @@ pub fn close_absent_leases(
         .prefix(provider.clone())
         .range(deps.storage, None, None, cosmwasm_std::Order::Ascending)
         .take(limit)
-        .map(|r| r.map(|(_, id)| id))
+        .map(|r| r.map(|(_, o)| crate::state::bid_of(&provider, o)))
         .collect::<Result<_, _>>()?;
     let mut fx = Effects::new(config.escrow.clone(), env.block.time);
     for id in &ids {
@@ -319,8 +323,7 @@ pub fn start_reclaim(
             code: reason.code(),
         });
     }
-    let mut lease = LEASES
-        .may_load(deps.storage, lease_key(&id))?
+    let mut lease = store::lease(deps.storage, &id)?
         .ok_or_else(|| ContractError::LeaseNotFound { id: id.to_string() })?;
     if lease.state != LeaseState::Active {
         return Err(ContractError::LeaseState {
@@ -334,7 +337,7 @@ pub fn start_reclaim(
     lease.state = LeaseState::Reclaiming;
     lease.reclaim_deadline = Some(deadline);
     lease.close_reason = Some(reason.code());
-    LEASES.save(deps.storage, lease_key(&id), &lease)?;
+    store::save_lease(deps.storage, &lease)?;
     Ok(Response::new()
         .add_attribute("action", "start_reclaim")
         .add_attribute("lease", id.to_string())
@@ -345,8 +348,7 @@ pub fn start_reclaim(
 /// Anyone: the escrow pays the provider what the lease has accrued, less the take.
 pub fn withdraw(deps: DepsMut, _info: MessageInfo, id: BidId) -> Result<Response, ContractError> {
     let config = CONFIG.load(deps.storage)?;
-    let lease = LEASES
-        .may_load(deps.storage, lease_key(&id))?
+    let lease = store::lease(deps.storage, &id)?
         .ok_or_else(|| ContractError::LeaseNotFound { id: id.to_string() })?;
     if !matches!(lease.state, LeaseState::Active | LeaseState::Reclaiming) {
         return Err(ContractError::LeaseState {

@@ -6,8 +6,7 @@ pub mod deployment;
 pub mod lease;
 
 use cosmwasm_std::{
-    Addr, CosmosMsg, Decimal256, Event, Order as IterOrder, Response, StdResult, Storage,
-    Timestamp, Uint256,
+    Addr, CosmosMsg, Decimal256, Event, Response, StdResult, Storage, Timestamp, Uint256,
 };
 use kumo::escrow::{self, AccountId};
 use kumo::market::{
@@ -18,10 +17,10 @@ use kumo::{BidId, Denom, DeploymentId, GroupId, OrderId};
 
 use crate::error::ContractError;
 use crate::funds::escrow_call;
+use crate::state::store;
 use crate::state::{
-    bid_key, deployment_key, group_key, lease_key, order_bids_prefix, order_key, ProviderStats,
-    BIDS, DEPLOYMENTS, GROUPS, LEASES, OPEN_ORDERS, ORDERS, ORDER_SEQ, PROVIDER_BIDS,
-    PROVIDER_LEASES, PROVIDER_STATS,
+    bid_key, lease_key, order_key, ProviderStats, BIDS, LEASES, OPEN_ORDERS, ORDERS, ORDER_SEQ,
+    PROVIDER_BIDS, PROVIDER_LEASES, PROVIDER_STATS,
 };
 
 /// Messages and events a handler accumulates while it cascades through objects.
@@ -73,8 +72,7 @@ pub fn load_deployment(
     storage: &dyn Storage,
     id: &DeploymentId,
 ) -> Result<Deployment, ContractError> {
-    DEPLOYMENTS
-        .may_load(storage, deployment_key(id))?
+    store::deployment(storage, id)?
         .ok_or_else(|| ContractError::DeploymentNotFound { id: id.to_string() })
 }
 
@@ -90,28 +88,20 @@ pub fn load_active_deployment(
 }
 
 pub fn load_group(storage: &dyn Storage, id: &GroupId) -> Result<Group, ContractError> {
-    GROUPS
-        .may_load(storage, group_key(id))?
-        .ok_or_else(|| ContractError::GroupNotFound { id: id.to_string() })
+    store::group(storage, id)?.ok_or_else(|| ContractError::GroupNotFound { id: id.to_string() })
 }
 
 pub fn load_order(storage: &dyn Storage, id: &OrderId) -> Result<Order, ContractError> {
-    ORDERS
-        .may_load(storage, order_key(id))?
-        .ok_or_else(|| ContractError::OrderNotFound { id: id.to_string() })
+    store::order(storage, id)?.ok_or_else(|| ContractError::OrderNotFound { id: id.to_string() })
 }
 
 pub fn load_bid(storage: &dyn Storage, id: &BidId) -> Result<Bid, ContractError> {
-    BIDS.may_load(storage, bid_key(id))?
-        .ok_or_else(|| ContractError::BidNotFound { id: id.to_string() })
+    store::bid(storage, id)?.ok_or_else(|| ContractError::BidNotFound { id: id.to_string() })
 }
 
 /// The bids of one order: at most `order_max_bids`, so loading them all is bounded.
 pub fn order_bids(storage: &dyn Storage, order: &OrderId) -> StdResult<Vec<Bid>> {
-    BIDS.prefix(order_bids_prefix(order))
-        .range(storage, None, None, IterOrder::Ascending)
-        .map(|r| r.map(|(_, b)| b))
-        .collect()
+    store::bids_of(storage, order, None).collect()
 }
 
 pub fn update_stats(
@@ -120,10 +110,10 @@ pub fn update_stats(
     f: impl FnOnce(&mut ProviderStats),
 ) -> StdResult<()> {
     let mut stats = PROVIDER_STATS
-        .may_load(storage, provider.clone())?
+        .may_load(storage, provider)?
         .unwrap_or_default();
     f(&mut stats);
-    PROVIDER_STATS.save(storage, provider.clone(), &stats)
+    PROVIDER_STATS.save(storage, provider, &stats)
 }
 
 /// Converts a price per block into a price per second, rounding down (in the tenant's favour:
@@ -165,9 +155,9 @@ pub fn open_order(
         bids: 0,
         created_at: fx.now,
     };
-    ORDERS.save(storage, order_key(&order.id), &order)?;
+    store::save_order(storage, &order)?;
     OPEN_ORDERS.save(storage, seq, &order.id)?;
-    GROUPS.save(storage, group_key(&group.id), group)?;
+    store::save_group(storage, group)?;
     let mut event = Event::new("order_created")
         .add_attribute("order", order.id.to_string())
         .add_attribute("price", order.price.to_string());
@@ -220,7 +210,7 @@ pub fn end_lease(
     end: LeaseEnd,
 ) -> Result<(), ContractError> {
     let key = lease_key(&bid.id);
-    let Some(lease) = LEASES.may_load(storage, key.clone())? else {
+    let Some(lease) = store::lease(storage, &bid.id)? else {
         return Err(ContractError::LeaseNotFound {
             id: bid.id.to_string(),
         });
@@ -304,7 +294,7 @@ pub fn close_current_order(
     }
     let id = group.id.order(group.last_oseq);
     // Closed orders are deleted.
-    let Some(order) = ORDERS.may_load(storage, order_key(&id))? else {
+    let Some(order) = store::order(storage, &id)? else {
         return Ok(());
     };
     match order.state {
@@ -343,7 +333,7 @@ pub fn end_group(
 ) -> Result<(), ContractError> {
     close_current_order(storage, fx, group, denom, end)?;
     group.state = state;
-    GROUPS.save(storage, group_key(&group.id), group)?;
+    store::save_group(storage, group)?;
     fx.events.push(
         Event::new("group_state")
             .add_attribute("group", group.id.to_string())
@@ -358,6 +348,7 @@ pub fn staking_refusal(
     deps: cosmwasm_std::Deps,
     staking: Option<&Addr>,
     provider: &Addr,
+    stats: Option<&ProviderStats>,
     now: cosmwasm_std::Timestamp,
 ) -> Result<Option<String>, ContractError> {
     let Some(staking) = staking else {
@@ -369,11 +360,12 @@ pub fn staking_refusal(
         .query(&deps.querier, staking.clone())?
         .params;
     let bond = kumo::staking::BONDS.query(&deps.querier, staking.clone(), provider)?;
-    let stats = match &bond {
-        Some(_) => kumo::market::PROVIDER_STATS
+    let stats = match (&bond, stats) {
+        (_, Some(stats)) => stats.clone(),
+        (Some(_), None) => PROVIDER_STATS
             .may_load(deps.storage, provider)?
             .unwrap_or_default(),
-        None => Default::default(),
+        (None, None) => Default::default(),
     };
     Ok(kumo::staking::refusal(&params, bond.as_ref(), &stats, now)?)
 }
