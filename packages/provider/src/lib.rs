@@ -1,0 +1,8 @@
+//! The Kumo provider agent: turns won leases into running workloads and keeps the on-chain side
+//! honest (bids, heartbeats, withdrawals, tear-down).
+
+pub mod auth;
+pub mod backend;
+pub mod bidengine;
+pub mod docker;
+pub mod inventory;
