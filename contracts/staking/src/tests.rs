@@ -88,7 +88,11 @@ impl T {
                     let value = if key.as_slice()[2..].starts_with(b"provider_stats") {
                         to_json_binary(&stats).unwrap()
                     } else if key.as_slice()[2..].starts_with(b"leases") && lease_live {
-                        to_json_binary(&serde_json_lease().lease).unwrap()
+                        // The market's stored lease record; the staking contract reads its state.
+                        to_json_binary(&kumo::market::LeaseHeader {
+                            state: serde_json_lease().lease.state,
+                        })
+                        .unwrap()
                     } else if key.as_slice()[2..].starts_with(b"leases") {
                         cosmwasm_std::Binary::default()
                     } else {
