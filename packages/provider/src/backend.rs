@@ -1,5 +1,5 @@
 //! The cluster backend: what the agent asks of the machine(s) that run leases, whatever they are.
-//! Docker ([`crate::docker`]) implements it today, Kubernetes later; the agent holds an
+//! Docker ([`crate::docker`]) and Kubernetes ([`crate::kube`]) implement it; the agent holds an
 //! `Arc<dyn Backend>`, so the trait is object-safe (methods return boxed futures and streams).
 //!
 //! A lease is identified by [`LeaseId`] (owner, dseq, gseq, oseq, provider), as on chain. Every

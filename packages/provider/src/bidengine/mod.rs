@@ -204,7 +204,7 @@ pub struct BidEngine {
 
 /// A poisoned lock only means another evaluation panicked; the data (counters, inventory
 /// bookkeeping done in single steps) is still consistent.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 

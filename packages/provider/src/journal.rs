@@ -1,0 +1,179 @@
+//! The agent's durable journal: every chain transaction is recorded as an intent *before* it is
+//! broadcast and marked done once its outcome is known, so that an agent killed at any moment
+//! resolves what it was doing on restart by reading chain state, and never sends a transaction
+//! twice. Stored with redb (pure Rust, crash-safe commits, no C library to build).
+
+use std::path::Path;
+
+use redb::{Database, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+const INTENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("intents");
+
+/// What the agent meant to do, keyed by the object it acts on (`bid/<order id>`, ...).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Intent {
+    pub key: String,
+    pub kind: IntentKind,
+    pub state: IntentState,
+    /// Unix seconds when the intent was recorded.
+    pub at: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntentKind {
+    /// `CreateBid` on an order at a per-second price.
+    CreateBid { price: String, deposit: String },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntentState {
+    /// Recorded; the transaction may or may not have reached the chain.
+    Pending,
+    /// The chain has the result (the bid exists, or was refused for good).
+    Done,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("cannot open the journal {path}: {reason}; is another agent using this data dir?")]
+    Open { path: String, reason: String },
+    #[error("journal: {0}")]
+    Store(String),
+    #[error("journal record {key} is corrupt: {reason}")]
+    Corrupt { key: String, reason: String },
+}
+
+pub struct Journal {
+    db: Database,
+}
+
+impl Journal {
+    /// Opens (or creates) the journal file at `path`.
+    pub fn open(path: &Path) -> Result<Journal, JournalError> {
+        #[allow(clippy::result_large_err)] // Only here, once, at start.
+        let open = || -> Result<Database, redb::Error> {
+            let db = Database::create(path)?;
+            // The table exists from the start, so readers never see "no such table".
+            let tx = db.begin_write()?;
+            tx.open_table(INTENTS)?;
+            tx.commit()?;
+            Ok(db)
+        };
+        let db = open().map_err(|e| JournalError::Open {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(Journal { db })
+    }
+
+    /// Records (or replaces) an intent durably: the commit is on disk when this returns.
+    pub fn record(&self, intent: &Intent) -> Result<(), JournalError> {
+        let bytes = serde_json::to_vec(intent).map_err(|e| JournalError::Corrupt {
+            key: intent.key.clone(),
+            reason: e.to_string(),
+        })?;
+        let tx = self.db.begin_write().map_err(store)?;
+        {
+            let mut table = tx.open_table(INTENTS).map_err(store)?;
+            table
+                .insert(intent.key.as_str(), bytes.as_slice())
+                .map_err(store)?;
+        }
+        tx.commit().map_err(store)?;
+        Ok(())
+    }
+
+    pub fn get(&self, key: &str) -> Result<Option<Intent>, JournalError> {
+        let tx = self.db.begin_read().map_err(store)?;
+        let table = tx.open_table(INTENTS).map_err(store)?;
+        let value = table.get(key).map_err(store)?;
+        value.map(|v| decode(key, v.value())).transpose()
+    }
+
+    /// Every intent still pending (what a restart must resolve).
+    pub fn pending(&self) -> Result<Vec<Intent>, JournalError> {
+        let tx = self.db.begin_read().map_err(store)?;
+        let table = tx.open_table(INTENTS).map_err(store)?;
+        let mut out = vec![];
+        for item in table.iter().map_err(store)? {
+            let (k, v) = item.map_err(store)?;
+            let intent = decode(k.value(), v.value())?;
+            if intent.state == IntentState::Pending {
+                out.push(intent);
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn remove(&self, key: &str) -> Result<(), JournalError> {
+        let tx = self.db.begin_write().map_err(store)?;
+        {
+            let mut table = tx.open_table(INTENTS).map_err(store)?;
+            table.remove(key).map_err(store)?;
+        }
+        tx.commit().map_err(store)?;
+        Ok(())
+    }
+}
+
+/// redb's errors are large (160 bytes); the journal keeps their message.
+fn store(e: impl Into<redb::Error>) -> JournalError {
+    JournalError::Store(e.into().to_string())
+}
+
+fn decode(key: &str, bytes: &[u8]) -> Result<Intent, JournalError> {
+    serde_json::from_slice(bytes).map_err(|e| JournalError::Corrupt {
+        key: key.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bid(key: &str, state: IntentState) -> Intent {
+        Intent {
+            key: key.into(),
+            kind: IntentKind::CreateBid {
+                price: "1".into(),
+                deposit: "500000ukumo".into(),
+            },
+            state,
+            at: 1,
+        }
+    }
+
+    #[test]
+    fn intents_survive_reopening_and_pending_lists_only_pending() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.redb");
+        {
+            let j = Journal::open(&path).unwrap();
+            j.record(&bid("bid/a", IntentState::Pending)).unwrap();
+            j.record(&bid("bid/b", IntentState::Pending)).unwrap();
+            j.record(&bid("bid/b", IntentState::Done)).unwrap();
+        }
+        let j = Journal::open(&path).unwrap();
+        assert_eq!(
+            j.pending().unwrap(),
+            vec![bid("bid/a", IntentState::Pending)]
+        );
+        assert_eq!(j.get("bid/b").unwrap().unwrap().state, IntentState::Done);
+        j.remove("bid/a").unwrap();
+        assert!(j.pending().unwrap().is_empty());
+        assert!(j.get("bid/a").unwrap().is_none());
+    }
+
+    #[test]
+    fn an_unreadable_file_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.redb");
+        std::fs::write(&path, b"not a database").unwrap();
+        let err = Journal::open(&path).err().expect("garbage is refused");
+        assert!(err.to_string().contains("journal.redb"), "{err}");
+    }
+}
