@@ -242,3 +242,15 @@ pub enum BackendError {
     #[error("{operation} failed: {reason}")]
     Engine { operation: String, reason: String },
 }
+
+/// An RFC 1123 label (lower case): what service and volume names must be in both backends
+/// (container hostnames and network aliases; Kubernetes object names).
+pub(crate) fn is_dns_label(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}

@@ -957,7 +957,7 @@ pub fn validate_group(group: &Group) -> Result<(), BackendError> {
     let mut names = BTreeSet::new();
     for service in &group.services {
         let name = &service.name;
-        if !is_dns_label(name) {
+        if !crate::backend::is_dns_label(name) {
             return Err(invalid(format!(
                 "service name {name:?} is not a DNS label (lowercase letters, digits and '-', \
                  at most 63)"
@@ -1021,7 +1021,7 @@ pub fn validate_group(group: &Group) -> Result<(), BackendError> {
                     param.name
                 )));
             };
-            if !is_dns_label(&storage.name) {
+            if !crate::backend::is_dns_label(&storage.name) {
                 return Err(invalid(format!(
                     "service {name:?}: storage name {:?} is not a DNS label",
                     storage.name
@@ -1052,16 +1052,6 @@ pub fn validate_group(group: &Group) -> Result<(), BackendError> {
         }
     }
     Ok(())
-}
-
-fn is_dns_label(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
 }
 
 fn resource_value(val: &str) -> Option<u64> {

@@ -399,7 +399,7 @@ pub fn validate(group: &Group) -> Result<(), BuildError> {
             }
         }
         for storage in &resources.storage {
-            if !is_dns_label(&storage.name) {
+            if !crate::backend::is_dns_label(&storage.name) {
                 return Err(BuildError::StorageName {
                     service: name,
                     storage: storage.name.clone(),
@@ -447,19 +447,9 @@ pub fn validate(group: &Group) -> Result<(), BuildError> {
     Ok(())
 }
 
-fn is_dns_label(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
-}
-
 /// A DNS-1035 label (Services need a leading letter) short enough for every derived name.
 fn is_service_name(name: &str) -> bool {
-    is_dns_label(name)
+    crate::backend::is_dns_label(name)
         && name.len() <= MAX_SERVICE_NAME
         && name.starts_with(|c: char| c.is_ascii_lowercase())
 }
@@ -476,7 +466,7 @@ fn is_host(host: &str) -> bool {
     let name = host.strip_prefix("*.").unwrap_or(host);
     name.len() <= 253
         && name.contains('.')
-        && name.split('.').all(is_dns_label)
+        && name.split('.').all(crate::backend::is_dns_label)
         && !name
             .rsplit('.')
             .next()
