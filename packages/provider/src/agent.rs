@@ -129,19 +129,8 @@ impl Agent {
     /// missing never landed (the order is evaluated again, and the market refuses a second bid
     /// from the same provider if the first lands late). Open bids hold their inventory.
     async fn reconcile(&mut self) -> Result<(), AgentError> {
-        for intent in self.journal.pending()? {
-            let Some(order) = intent.key.strip_prefix("bid/") else {
-                continue;
-            };
-            if self.own_bid(order).await?.is_some() {
-                self.journal.record(&Intent {
-                    state: IntentState::Done,
-                    ..intent
-                })?;
-            } else {
-                self.journal.remove(&intent.key)?;
-            }
-        }
+        // One paged listing of the provider's open bids serves both the journal and the
+        // inventory (no query per pending intent).
         let mut start_after = None;
         loop {
             let page: BidsResponse = self
@@ -174,27 +163,20 @@ impl Agent {
                 break;
             }
         }
+        for intent in self.journal.pending()? {
+            let Some(order) = intent.key.strip_prefix("bid/") else {
+                continue;
+            };
+            if self.decided.contains(order) {
+                self.journal.record(&Intent {
+                    state: IntentState::Done,
+                    ..intent
+                })?;
+            } else {
+                self.journal.remove(&intent.key)?;
+            }
+        }
         Ok(())
-    }
-
-    async fn own_bid(&self, order: &str) -> Result<Option<market::Bid>, AgentError> {
-        let bids: BidsResponse = self
-            .config
-            .contracts
-            .query_market(
-                &self.client,
-                &market::QueryMsg::ProviderBids {
-                    provider: self.address.clone(),
-                    start_after: None,
-                    limit: Some(PAGE),
-                },
-            )
-            .await?;
-        // Bounded by one page here; a provider with more open bids pages in `reconcile`.
-        Ok(bids
-            .bids
-            .into_iter()
-            .find(|b| b.id.order().to_string() == order))
     }
 
     /// One pass over the open orders: evaluates the ones not decided yet and bids.
