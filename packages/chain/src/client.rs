@@ -59,11 +59,31 @@ pub struct BlockInfo {
     pub chain_id: String,
 }
 
+impl BlockInfo {
+    /// The block's time in whole seconds since the Unix epoch (`None` if the node reported a
+    /// time that is not RFC 3339 or is before 1970).
+    pub fn unix_seconds(&self) -> Option<u64> {
+        let t = cosmrs::tendermint::Time::parse_from_rfc3339(&self.time).ok()?;
+        u64::try_from(t.unix_timestamp()).ok()
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Account {
     pub address: String,
     pub account_number: u64,
     pub sequence: u64,
+    /// `None` until the account's first signed transaction.
+    pub public_key: Option<AccountKey>,
+}
+
+/// An account's public key, as the auth module reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AccountKey {
+    /// A compressed secp256k1 key (33 bytes).
+    Secp256k1(Vec<u8>),
+    /// Another key type (multisig, ed25519, ...), by its type URL.
+    Other { type_url: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -639,6 +659,25 @@ mod tests {
             gas_denom: "ukumo".into(),
             gas_adjustment: 1.3,
         }
+    }
+
+    #[test]
+    fn block_times_read_as_unix_seconds() {
+        let at = |time: &str| BlockInfo {
+            height: 1,
+            time: time.into(),
+            chain_id: "c".into(),
+        };
+        assert_eq!(at("1970-01-01T00:00:00Z").unix_seconds(), Some(0));
+        assert_eq!(
+            at("2026-11-29T08:03:37.123456789Z").unix_seconds(),
+            Some(1_795_939_417)
+        );
+        assert_eq!(
+            at("2000-02-29T14:00:00+02:00").unix_seconds(),
+            Some(951_825_600)
+        );
+        assert_eq!(at("yesterday").unix_seconds(), None);
     }
 
     #[test]

@@ -29,7 +29,8 @@ pub mod kumo;
 pub mod tx;
 
 pub use client::{
-    Account, BlockInfo, Client, ClientConfig, CodeInfo, ContractInfo, Event, NodeInfo, TxResponse,
+    Account, AccountKey, BlockInfo, Client, ClientConfig, CodeInfo, ContractInfo, Event, NodeInfo,
+    TxResponse,
 };
 pub use deploy::{deploy_suite, DeployedSuite, SuiteConfig};
 pub use error::ChainError;

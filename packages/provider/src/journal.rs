@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 
 const INTENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("intents");
 
-/// What the agent meant to do, keyed by the object it acts on (`bid/<order id>`, ...).
+/// What the agent meant to do, keyed by the object it acts on: `bid/<order>`,
+/// `close-bid/<bid>`, `close-lease/<lease>`, `reclaim/<lease>`, `withdraw/<lease>`,
+/// `heartbeat`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Intent {
     pub key: String,
@@ -25,6 +27,18 @@ pub struct Intent {
 pub enum IntentKind {
     /// `CreateBid` on an order at a per-second price.
     CreateBid { price: String, deposit: String },
+    /// `CloseBid` of an own open bid (the bid timed out). Once done it stays, so that a
+    /// restarted agent does not bid on the order again.
+    CloseBid {},
+    /// `CloseBid` of an active bid: closes its lease with a provider reason code (10003).
+    CloseLease { reason: u32 },
+    /// `StartReclaim` of a lease with a reclamation window (AEP-82), with the reason code its
+    /// close will carry.
+    StartReclaim { reason: u32 },
+    /// `WithdrawLease`; once done, `at` is when the lease was last withdrawn (chain time).
+    Withdraw {},
+    /// A staking `Heartbeat`.
+    Heartbeat {},
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,6 +122,18 @@ impl Journal {
         Ok(out)
     }
 
+    /// Every intent, pending or done, in key order.
+    pub fn all(&self) -> Result<Vec<Intent>, JournalError> {
+        let tx = self.db.begin_read().map_err(store)?;
+        let table = tx.open_table(INTENTS).map_err(store)?;
+        let mut out = vec![];
+        for item in table.iter().map_err(store)? {
+            let (k, v) = item.map_err(store)?;
+            out.push(decode(k.value(), v.value())?);
+        }
+        Ok(out)
+    }
+
     pub fn remove(&self, key: &str) -> Result<(), JournalError> {
         let tx = self.db.begin_write().map_err(store)?;
         {
@@ -163,9 +189,33 @@ mod tests {
             vec![bid("bid/a", IntentState::Pending)]
         );
         assert_eq!(j.get("bid/b").unwrap().unwrap().state, IntentState::Done);
+        assert_eq!(j.all().unwrap().len(), 2);
         j.remove("bid/a").unwrap();
         assert!(j.pending().unwrap().is_empty());
         assert!(j.get("bid/a").unwrap().is_none());
+    }
+
+    #[test]
+    fn every_intent_kind_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(&dir.path().join("journal.redb")).unwrap();
+        let kinds = [
+            IntentKind::CloseBid {},
+            IntentKind::CloseLease { reason: 10003 },
+            IntentKind::StartReclaim { reason: 10003 },
+            IntentKind::Withdraw {},
+            IntentKind::Heartbeat {},
+        ];
+        for (i, kind) in kinds.into_iter().enumerate() {
+            let intent = Intent {
+                key: format!("k{i}"),
+                kind,
+                state: IntentState::Pending,
+                at: 7,
+            };
+            j.record(&intent).unwrap();
+            assert_eq!(j.get(&intent.key).unwrap(), Some(intent));
+        }
     }
 
     #[test]
