@@ -34,6 +34,7 @@ use kumo_provider::inventory::{Inventory, InventoryConfig, NodeCapacity};
 use kumo_provider::journal::Journal;
 use kumo_sdl::Manifest;
 
+pub mod process;
 
 pub const MNEMONIC: &str =
     "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
