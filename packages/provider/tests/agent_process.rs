@@ -190,9 +190,7 @@ async fn the_provider_process_killed_ten_times_loses_and_repeats_nothing_and_ado
         60,
         &Settings {
             poll_interval: "500ms",
-            withdraw_period: "1h",
-            heartbeat_period: "1h",
-            cpu_price: "0.001",
+            ..Settings::default()
         },
     );
     p.start();
@@ -430,6 +428,7 @@ async fn a_chain_outage_leaves_the_lease_running_and_the_agent_resumes_when_the_
             heartbeat_period: "3s",
             // 2.5 ukumo a second for the hello group: every withdrawal pays something.
             cpu_price: "0.01",
+            ..Settings::default()
         },
     );
     p.start();

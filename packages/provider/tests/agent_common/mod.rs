@@ -246,6 +246,25 @@ impl Net {
             .collect()
     }
 
+    /// `provider` bids `price` (per block) on `order` by hand, with a 500000 deposit.
+    pub async fn place_bid(&self, provider: &Key, order: &OrderId, price: Decimal256) -> BidId {
+        self.k
+            .execute_market(
+                &self.client,
+                provider,
+                &market::ExecuteMsg::CreateBid(market::NewBid {
+                    order: order.clone(),
+                    price,
+                    reclamation_window: None,
+                    offer: vec![],
+                }),
+                &coins(500_000, DENOM),
+            )
+            .await
+            .unwrap();
+        order.bid(Addr::unchecked(self.client.address(provider).unwrap()))
+    }
+
     /// The tenant accepts a bid.
     pub async fn accept(&self, bid: &BidId) {
         self.k

@@ -1,8 +1,8 @@
-//! The real `kumo-provider` binary against a [`Net`]: a config file with short periods, the
-//! process started, killed with SIGKILL, stopped with SIGTERM and started again on the same data
-//! directory; its metrics, its lease API (the tenant's manifest `PUT`), the containers it runs
-//! (read from the Docker engine by the `kumo.provider` label), and a chain that goes down and
-//! comes back on the same port with the same state.
+//! The real `kumo-provider` binary against a [`Net`] (or any node): a config file with short
+//! periods, the process started, killed with SIGKILL, stopped with a signal and started again on
+//! the same data directory; its metrics, its lease API (the tenant's manifest `PUT`), the
+//! containers it runs (read from the Docker engine by the `kumo.provider` label), and a chain
+//! that goes down and comes back on the same port with the same state.
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
@@ -41,10 +41,26 @@ pub struct Settings {
     pub heartbeat_period: &'static str,
     /// The scale price per millicpu-second.
     pub cpu_price: &'static str,
+    /// `inventory.mode = "detect"` (the Docker engine's capacity, 10Gi of ephemeral storage)
+    /// instead of one static node of 16 CPUs.
+    pub detect_inventory: bool,
 }
 
-/// The `kumo-provider` process of `net`'s provider, across its restarts. Each run logs (JSON
-/// lines) to its own file in the provider's directory. Killed when dropped.
+impl Default for Settings {
+    /// A 1 s poll, hourly withdrawals and heartbeats, 1/1000 per millicpu, a static node.
+    fn default() -> Settings {
+        Settings {
+            poll_interval: "1s",
+            withdraw_period: "1h",
+            heartbeat_period: "1h",
+            cpu_price: "0.001",
+            detect_inventory: false,
+        }
+    }
+}
+
+/// The `kumo-provider` process of `net`'s provider (or of any node), across its restarts. Each
+/// run logs (JSON lines) to its own file in the provider's directory. Killed when dropped.
 pub struct ProviderProcess {
     pub dir: PathBuf,
     pub config: PathBuf,
@@ -59,14 +75,42 @@ pub struct ProviderProcess {
 impl ProviderProcess {
     /// Writes the config (and the contracts' addresses) into `<net home>/provider`.
     pub fn new(net: &Net, provider_index: u32, settings: &Settings) -> ProviderProcess {
-        let dir = net.home.path().join("provider");
+        ProviderProcess::for_node(
+            net.home.path().join("provider"),
+            net.devnet.url(),
+            &net.k,
+            provider_index,
+            settings,
+        )
+    }
+
+    /// Writes the config (and `contracts`) into `dir`, for the chain node at `node` (which
+    /// need not answer).
+    pub fn for_node(
+        dir: PathBuf,
+        node: &str,
+        contracts: &KumoContracts,
+        provider_index: u32,
+        settings: &Settings,
+    ) -> ProviderProcess {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(
             dir.join("contracts.json"),
-            serde_json::to_vec_pretty::<KumoContracts>(&net.k).unwrap(),
+            serde_json::to_vec_pretty(contracts).unwrap(),
         )
         .unwrap();
         let (gateway_port, metrics_port) = (free_port(), free_port());
+        let inventory = if settings.detect_inventory {
+            r#"mode = "detect"
+ephemeral_storage = "10Gi""#
+        } else {
+            r#"mode = "static"
+[[inventory.nodes]]
+name = "node-1"
+cpu = 16
+memory = "64Gi"
+ephemeral_storage = "100Gi""#
+        };
         let config = format!(
             r#"
 data_dir = "data"
@@ -90,12 +134,7 @@ host_ip = "127.0.0.1"
 public_hostname = "localhost"
 
 [inventory]
-mode = "static"
-[[inventory.nodes]]
-name = "node-1"
-cpu = 16
-memory = "64Gi"
-ephemeral_storage = "100Gi"
+{inventory}
 
 [bidding]
 deposit = "500000ukumo"
@@ -122,7 +161,7 @@ listen = "127.0.0.1:{metrics_port}"
 format = "json"
 level = "info"
 "#,
-            node = net.devnet.url().trim_end_matches('/'),
+            node = node.trim_end_matches('/'),
             cpu = settings.cpu_price,
             withdraw = settings.withdraw_period,
             heartbeat = settings.heartbeat_period,
@@ -154,17 +193,26 @@ level = "info"
         self.runs
     }
 
+    /// `kumo-provider run` on this config, with the key's mnemonic in the environment: for a
+    /// run outside [`start`](Self::start) (another environment, its output captured).
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_kumo-provider"));
+        command
+            .args(["run", "--config"])
+            .arg(&self.config)
+            .env("KUMO_PROVIDER_MNEMONIC", MNEMONIC)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null());
+        command
+    }
+
     /// Starts the process (again), on the same config and data directory.
     pub fn start(&mut self) {
         assert!(self.child.lock().unwrap().is_none(), "already running");
         self.runs += 1;
         let out = std::fs::File::create(self.log_path(self.runs)).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_kumo-provider"))
-            .args(["run", "--config"])
-            .arg(&self.config)
-            .env("KUMO_PROVIDER_MNEMONIC", MNEMONIC)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
+        let child = self
+            .command()
             .stdout(out.try_clone().unwrap())
             .stderr(out)
             .spawn()
@@ -222,9 +270,14 @@ level = "info"
 
     /// SIGTERM, then waits (polling: the devnet runs on the caller's runtime) for the exit.
     pub async fn terminate(&mut self, timeout: Duration) -> ExitStatus {
+        self.stop_with(libc::SIGTERM, timeout).await
+    }
+
+    /// Sends `signal` (SIGTERM, SIGINT, ...), then waits for the exit as `terminate` does.
+    pub async fn stop_with(&mut self, signal: libc::c_int, timeout: Duration) -> ExitStatus {
         let pid = self.child.lock().unwrap().as_ref().expect("running").id() as i32;
         // SAFETY: as in `kill9`.
-        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = self.exited() {
@@ -232,7 +285,7 @@ level = "info"
             }
             assert!(
                 Instant::now() < deadline,
-                "no exit after SIGTERM\n{}",
+                "no exit after signal {signal}\n{}",
                 self.tail()
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -249,6 +302,20 @@ level = "info"
 
     pub async fn metric(&self, name: &str) -> Option<f64> {
         sample(&self.metrics().await?, name)
+    }
+
+    /// Waits until the (unlabelled) sample `name` is at least `min`; the metrics text then.
+    pub async fn wait_metric(&self, name: &str, min: f64, timeout: Duration) -> String {
+        eventually(
+            &format!("{name} >= {min}"),
+            timeout,
+            || self.tail(),
+            || async {
+                let text = self.metrics().await?;
+                (sample(&text, name)? >= min).then_some(text)
+            },
+        )
+        .await
     }
 
     /// Waits until the agent runs (the metrics endpoint answers: it starts after the agent
@@ -278,15 +345,24 @@ level = "info"
         self.data_dir.join(kumo_provider::config::JOURNAL_FILE)
     }
 
-    /// A client of the lease API that trusts the certificate the daemon generated.
-    pub fn gateway_client(&self) -> reqwest::Client {
-        let cert = ProviderCert::load(
+    /// The lease API's certificate, as the daemon generated it in its data directory.
+    pub fn cert(&self) -> ProviderCert {
+        ProviderCert::load(
             &self.data_dir.join("gateway-cert.pem"),
             &self.data_dir.join("gateway-key.pem"),
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    /// `https://127.0.0.1:<gateway port><path>`.
+    pub fn gateway_url(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}{path}", self.gateway_port)
+    }
+
+    /// A client of the lease API that trusts (only) the certificate the daemon generated.
+    pub fn gateway_client(&self) -> reqwest::Client {
         reqwest::Client::builder()
-            .use_preconfigured_tls(pinned_client_config(&[cert.spki_sha256()]).unwrap())
+            .use_preconfigured_tls(pinned_client_config(&[self.cert().spki_sha256()]).unwrap())
             .timeout(Duration::from_secs(60))
             .build()
             .unwrap()
@@ -302,10 +378,7 @@ level = "info"
         manifest: &Manifest,
     ) -> impl std::future::Future<Output = Result<u16, String>> + Send + 'static {
         let http = self.gateway_client();
-        let url = format!(
-            "https://127.0.0.1:{}/deployment/{dseq}/manifest",
-            self.gateway_port
-        );
+        let url = self.gateway_url(&format!("/deployment/{dseq}/manifest"));
         let token = issue_with_chain_key(tenant, &Claims::full(tenant_addr, unix_now(), 300));
         let body = serde_json::to_vec(manifest).unwrap();
         async move {
