@@ -102,8 +102,7 @@ pub fn load(storage: &dyn Storage, id: &AccountId) -> Result<Loaded, ContractErr
     let account = load_account(storage, &key, id)?
         .ok_or_else(|| ContractError::AccountNotFound { id: id.to_string() })?;
     let payments = PAYMENTS
-        .prefix(key.clone())
-        .range(storage, None, None, IterOrder::Ascending)
+        .prefix_range(storage, key.clone(), None, IterOrder::Ascending)
         .map(|r| r.map(|(_, p)| p))
         .collect::<Result<_, _>>()?;
     Ok(Loaded {

@@ -1,7 +1,6 @@
 //! Queries. Accounts and payments are shown as if settled at the current block, without writing.
 
 use cosmwasm_std::{to_json_binary, Binary, Deps, Env, Order as IterOrder, StdError, StdResult};
-use cw_storage_plus::Bound;
 use kumo::escrow::{
     AccountId, AccountResponse, AllowanceResponse, AllowancesResponse, ConfigResponse,
     DenomsResponse, PaymentResponse, PaymentsResponse, QueryMsg,
@@ -37,7 +36,7 @@ pub fn dispatch(deps: Deps, env: Env, msg: QueryMsg) -> StdResult<Binary> {
         QueryMsg::Denoms {} => {
             // Bounded by governance: one entry per listed denomination.
             let denoms = DENOM_ENTRIES
-                .range(deps.storage, None, None, IterOrder::Ascending)
+                .range(deps.storage, None, IterOrder::Ascending)
                 .filter_map(|r| match r {
                     Ok((_, e)) if e.accepting => Some(Ok(e.config)),
                     Ok(_) => None,
@@ -103,17 +102,11 @@ pub fn dispatch(deps: Deps, env: Env, msg: QueryMsg) -> StdResult<Binary> {
         } => {
             let granter = deps.api.addr_validate(&granter)?;
             let start = start_after
-                .map(|(g, d)| -> StdResult<_> {
-                    Ok(Bound::exclusive((
-                        deps.api.addr_validate(&g)?,
-                        denom_key(&d),
-                    )))
-                })
+                .map(|(g, d)| -> StdResult<_> { Ok((deps.api.addr_validate(&g)?, denom_key(&d))) })
                 .transpose()?;
             let limit = limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT) as usize;
             let allowances = ALLOWANCES
-                .sub_prefix(granter)
-                .range(deps.storage, start, None, IterOrder::Ascending)
+                .sub_prefix_range(deps.storage, granter, start, IterOrder::Ascending)
                 .take(limit)
                 .map(|r| r.map(|(_, a)| a))
                 .collect::<StdResult<_>>()?;

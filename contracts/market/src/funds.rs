@@ -1,7 +1,7 @@
 //! What a message brought: native coins in `info.funds`, or a CW20 `Send` through `Receive`.
 
 use cosmwasm_std::{
-    to_json_binary, Addr, Coin, CosmosMsg, MessageInfo, StdResult, Uint128, WasmMsg,
+    to_json_binary, Addr, BankMsg, Coin, CosmosMsg, MessageInfo, StdResult, Uint128, WasmMsg,
 };
 use cw20::Cw20ExecuteMsg;
 use kumo::escrow;
@@ -55,6 +55,26 @@ impl Incoming {
             .into(),
         })
     }
+}
+
+/// A transfer out of the market (a bid deposit going back to its provider).
+pub fn send(denom: &Denom, to: &Addr, amount: Uint128) -> StdResult<CosmosMsg> {
+    Ok(match denom {
+        Denom::Native(d) => BankMsg::Send {
+            to_address: to.to_string(),
+            amount: vec![Coin::new(amount, d.clone())],
+        }
+        .into(),
+        Denom::Cw20(token) => WasmMsg::Execute {
+            contract_addr: token.to_string(),
+            msg: to_json_binary(&Cw20ExecuteMsg::Transfer {
+                recipient: to.to_string(),
+                amount,
+            })?,
+            funds: vec![],
+        }
+        .into(),
+    })
 }
 
 /// A message to the escrow that carries no funds.

@@ -10,10 +10,9 @@ use kumo::market::{
 };
 use kumo::{BidId, DeploymentId, GroupId};
 
-use crate::state::{bid_of, store};
+use crate::state::{bid_of, order_key, store};
 use crate::state::{
-    CONFIG, DEPLOYMENTS, LEASES, OPEN_ORDERS, PARAMS, PROVIDER_BIDS, PROVIDER_LEASES,
-    PROVIDER_STATS,
+    CONFIG, DEPLOYMENTS, LEASES, OPEN_ORDERS, PROVIDER_BIDS, PROVIDER_LEASES, PROVIDER_STATS,
 };
 
 pub const DEFAULT_LIMIT: u32 = 10;
@@ -34,11 +33,10 @@ pub fn dispatch(deps: Deps, _env: Env, msg: QueryMsg) -> StdResult<Binary> {
         } => {
             let owner = deps.api.addr_validate(&owner)?;
             let deployments = DEPLOYMENTS
-                .prefix(owner.clone())
-                .range(
+                .prefix_range(
                     deps.storage,
-                    start_after.map(Bound::exclusive),
-                    None,
+                    owner.clone(),
+                    start_after,
                     IterOrder::Ascending,
                 )
                 .take(limit(l))
@@ -60,19 +58,16 @@ pub fn dispatch(deps: Deps, _env: Env, msg: QueryMsg) -> StdResult<Binary> {
             start_after,
             limit: l,
         } => {
-            let start = match start_after {
-                Some(id) => Some(Bound::exclusive(
-                    store::order(deps.storage, &id)?
-                        .ok_or_else(|| not_found("order", &id))?
-                        .seq,
-                )),
-                None => None,
-            };
+            // The cursor is a key, not a lookup: it works after its order was deleted.
+            let start = start_after
+                .as_ref()
+                .map(|id| Bound::exclusive(order_key(id)));
             let orders = OPEN_ORDERS
-                .range(deps.storage, start, None, IterOrder::Ascending)
+                .keys(deps.storage, start, None, IterOrder::Ascending)
                 .take(limit(l))
-                .map(|r| {
-                    let (_, id) = r?;
+                .map(|k| {
+                    let ((owner, dseq), (gseq, oseq)) = k?;
+                    let id = DeploymentId::new(owner, dseq).group(gseq).order(oseq);
                     store::order(deps.storage, &id)?.ok_or_else(|| not_found("order", &id))
                 })
                 .collect::<StdResult<_>>()?;
@@ -102,8 +97,7 @@ pub fn dispatch(deps: Deps, _env: Env, msg: QueryMsg) -> StdResult<Binary> {
             let provider = deps.api.addr_validate(&provider)?;
             let start = bid_seq(deps, start_after)?;
             let bids = PROVIDER_BIDS
-                .prefix(provider.clone())
-                .range(deps.storage, start, None, IterOrder::Ascending)
+                .prefix_range(deps.storage, provider.clone(), start, IterOrder::Ascending)
                 .take(limit(l))
                 .map(|r| {
                     let id = bid_of(&provider, r?.1);
@@ -121,11 +115,9 @@ pub fn dispatch(deps: Deps, _env: Env, msg: QueryMsg) -> StdResult<Binary> {
             limit: l,
         } => {
             let owner = deps.api.addr_validate(&owner)?;
-            let start =
-                start_after.map(|id| Bound::exclusive((id.dseq, (id.gseq, id.oseq, id.provider))));
+            let start = start_after.map(|id| (id.dseq, (id.gseq, id.oseq, id.provider)));
             let leases = LEASES
-                .sub_prefix(owner.clone())
-                .range(deps.storage, start, None, IterOrder::Ascending)
+                .sub_prefix_range(deps.storage, owner.clone(), start, IterOrder::Ascending)
                 .take(limit(l))
                 .map(|r| {
                     r.map(|((dseq, (gseq, oseq, provider)), lease)| {
@@ -148,8 +140,7 @@ pub fn dispatch(deps: Deps, _env: Env, msg: QueryMsg) -> StdResult<Binary> {
             let provider = deps.api.addr_validate(&provider)?;
             let start = bid_seq(deps, start_after)?;
             let leases = PROVIDER_LEASES
-                .prefix(provider.clone())
-                .range(deps.storage, start, None, IterOrder::Ascending)
+                .prefix_range(deps.storage, provider.clone(), start, IterOrder::Ascending)
                 .take(limit(l))
                 .map(|r| {
                     let id = bid_of(&provider, r?.1);
@@ -180,7 +171,7 @@ fn config(deps: Deps) -> StdResult<ConfigResponse> {
         escrow: c.escrow,
         staking: c.staking,
         guardian: c.guardian,
-        params: PARAMS.load(deps.storage)?,
+        params: c.params,
         paused: c.paused,
     })
 }
@@ -198,11 +189,11 @@ fn load_group(deps: Deps, id: &GroupId) -> StdResult<kumo::market::Group> {
 }
 
 /// Provider lists are ordered by bid number; `start_after` names a bid, so look its number up.
-fn bid_seq(deps: Deps, start_after: Option<BidId>) -> StdResult<Option<Bound<'static, u64>>> {
+fn bid_seq(deps: Deps, start_after: Option<BidId>) -> StdResult<Option<u64>> {
     start_after
         .map(|id| {
             store::bid(deps.storage, &id)?
-                .map(|b| Bound::exclusive(b.seq))
+                .map(|b| b.seq)
                 .ok_or_else(|| not_found("bid", &id))
         })
         .transpose()

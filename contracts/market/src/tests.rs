@@ -90,7 +90,7 @@ fn set_registry(deps: &mut Deps, registry: Addr, providers: Vec<(Addr, Vec<Attri
                 .iter()
                 .find(|(a, _, _)| a.as_bytes() == rest)
                 .map(|(a, attrs, leaving)| {
-                    to_json_binary(&Provider {
+                    kumo::codec::Encode::to_bytes(&Provider {
                         owner: a.clone(),
                         host_uri: "https://p.example.com".into(),
                         attributes: attrs.clone(),
@@ -106,15 +106,15 @@ fn set_registry(deps: &mut Deps, registry: Addr, providers: Vec<(Addr, Vec<Attri
                         tls_pins: vec![],
                         registered_at: Timestamp::from_seconds(1),
                     })
-                    .unwrap()
+                    .into()
                 })
         } else if let Some(rest) = key.strip_prefix(b"\0\x06audits".as_slice()) {
             // `(provider, auditor)`: every auditor named `auditor…` signed the region.
             let len = u16::from_be_bytes([rest[0], rest[1]]) as usize;
             let auditor = &rest[2 + len..];
-            auditor
-                .starts_with(b"auditor")
-                .then(|| to_json_binary(&vec![Attribute::new("region", "eu")]).unwrap())
+            auditor.starts_with(b"auditor").then(|| {
+                kumo::codec::Encode::to_bytes(&vec![Attribute::new("region", "eu")]).into()
+            })
         } else {
             panic!("unexpected raw key {key:?}")
         };
@@ -291,6 +291,26 @@ fn event_values(res: &Response, ty: &str, key: &str) -> Vec<String> {
         .filter(|e| e.ty == ty)
         .flat_map(|e| e.attributes.iter().filter(|a| a.key == key))
         .map(|a| a.value.clone())
+        .collect()
+}
+
+/// The bid deposits a response returns: bank sends from the market, as (recipient, amount).
+fn refunds(t: &T, res: &Response) -> Vec<(Addr, u128)> {
+    res.messages
+        .iter()
+        .filter_map(|m| match &m.msg {
+            CosmosMsg::Bank(cosmwasm_std::BankMsg::Send { to_address, amount }) => {
+                assert_eq!(amount.len(), 1);
+                assert_eq!(amount[0].denom, DENOM);
+                let to = ["p1", "p2", "p3"]
+                    .iter()
+                    .map(|p| addr(&t.deps, p))
+                    .find(|a| a.as_str() == to_address)
+                    .expect("a provider");
+                Some((to, amount[0].amount.u128()))
+            }
+            _ => None,
+        })
         .collect()
 }
 
@@ -604,22 +624,22 @@ fn tenant_lease_makes_other_bids_lose_and_starts_the_payment() {
         .into_iter()
         .map(|(m, _)| m)
         .collect();
+    // The losing bids' deposits go back from the market, which holds them.
+    assert_eq!(
+        refunds(&t, &res),
+        vec![
+            (b2.provider.clone(), 500_000),
+            (b3.provider.clone(), 500_000)
+        ]
+    );
     assert_eq!(
         msgs,
-        vec![
-            escrow::ExecuteMsg::CloseAccount {
-                id: AccountId::Bid(b2.clone())
-            },
-            escrow::ExecuteMsg::CloseAccount {
-                id: AccountId::Bid(b3.clone())
-            },
-            escrow::ExecuteMsg::OpenPayment {
-                account: AccountId::Deployment(d.clone()),
-                lease: b1.clone(),
-                payee: b1.provider.to_string(),
-                rate: Decimal256::from_ratio(5u128, 1u128),
-            },
-        ]
+        vec![escrow::ExecuteMsg::OpenPayment {
+            account: AccountId::Deployment(d.clone()),
+            lease: b1.clone(),
+            payee: b1.provider.to_string(),
+            rate: Decimal256::from_ratio(5u128, 1u128),
+        },]
     );
     assert_eq!(t.bid_state(&b1), Some(BidState::Active));
     // Lost bids are deleted; the events record them.
@@ -745,16 +765,12 @@ fn tenant_close_lease_relists_the_group() {
         .collect();
     assert_eq!(
         msgs,
-        vec![
-            escrow::ExecuteMsg::ClosePayment {
-                lease: b1.clone(),
-                refund_since: None,
-            },
-            escrow::ExecuteMsg::CloseAccount {
-                id: AccountId::Bid(b1.clone())
-            },
-        ]
+        vec![escrow::ExecuteMsg::ClosePayment {
+            lease: b1.clone(),
+            refund_since: None,
+        },]
     );
+    assert_eq!(refunds(&t, &res), vec![(b1.provider.clone(), 500_000)]);
     assert_eq!(t.lease(&b1), None);
     assert_eq!(event_values(&res, "lease_closed", "reason"), vec!["1"]);
     assert_eq!(t.order(&order), None);
@@ -869,12 +885,8 @@ fn provider_withdraws_an_open_bid_and_gets_its_deposit_back() {
             &[],
         )
         .unwrap();
-    assert_eq!(
-        escrow_msgs(&res, &t.escrow)[0].0,
-        escrow::ExecuteMsg::CloseAccount {
-            id: AccountId::Bid(b1.clone())
-        }
-    );
+    assert!(escrow_msgs(&res, &t.escrow).is_empty());
+    assert_eq!(refunds(&t, &res), vec![(b1.provider.clone(), 500_000)]);
     assert_eq!(t.bid_state(&b1), None);
     assert_eq!(t.stats("p1").open_bids, 0);
     assert!(matches!(
@@ -915,19 +927,12 @@ fn overdrawn_callback_closes_leases_with_reason_20000_and_only_from_the_escrow()
     )
     .unwrap();
     // The escrow already closed the payment; only the bid deposits are refunded.
-    let msgs: Vec<_> = escrow_msgs(&res, &escrow)
-        .into_iter()
-        .map(|(m, _)| m)
-        .collect();
+    assert!(escrow_msgs(&res, &escrow).is_empty());
     assert_eq!(
-        msgs,
+        refunds(&t, &res),
         vec![
-            escrow::ExecuteMsg::CloseAccount {
-                id: AccountId::Bid(b1.clone())
-            },
-            escrow::ExecuteMsg::CloseAccount {
-                id: AccountId::Bid(b2.clone())
-            },
+            (b1.provider.clone(), 500_000),
+            (b2.provider.clone(), 500_000)
         ]
     );
     assert_eq!(t.lease(&b1), None);
@@ -986,14 +991,15 @@ fn close_deployment_cascades_and_closes_the_escrow_account_last() {
                 refund_since: None,
             },
             escrow::ExecuteMsg::CloseAccount {
-                id: AccountId::Bid(b1.clone())
-            },
-            escrow::ExecuteMsg::CloseAccount {
-                id: AccountId::Bid(b2.clone())
-            },
-            escrow::ExecuteMsg::CloseAccount {
                 id: AccountId::Deployment(d.clone())
             },
+        ]
+    );
+    assert_eq!(
+        refunds(&t, &res),
+        vec![
+            (b1.provider.clone(), 500_000),
+            (b2.provider.clone(), 500_000)
         ]
     );
     assert_eq!(t.bid_state(&b2), None);
@@ -1130,6 +1136,41 @@ fn lists_paginate() {
     });
     assert_eq!(rest.orders.len(), 5);
     assert_eq!(rest.orders[0].id.dseq, 31);
+}
+
+#[test]
+fn open_orders_resume_after_a_cursor_whose_order_was_closed_and_deleted() {
+    let mut t = setup();
+    let ids: Vec<_> = (0..4)
+        .map(|_| t.deploy(vec![spec("a", 60, &[])], None))
+        .collect();
+    let first: OrdersResponse = t.q(QueryMsg::OpenOrders {
+        start_after: None,
+        limit: Some(2),
+    });
+    let cursor = first.orders[1].id.clone();
+    assert_eq!(cursor, ids[1].group(1).order(1));
+    // The cursor's order closes (and is deleted) between two pages.
+    t.exec(
+        "tenant",
+        ExecuteMsg::CloseDeployment { dseq: ids[1].dseq },
+        &[],
+    )
+    .unwrap();
+    assert!(query(
+        t.deps.as_ref(),
+        t.env.clone(),
+        QueryMsg::Order { id: cursor.clone() }
+    )
+    .is_err());
+    let rest: OrdersResponse = t.q(QueryMsg::OpenOrders {
+        start_after: Some(cursor),
+        limit: None,
+    });
+    assert_eq!(
+        rest.orders.iter().map(|o| o.id.clone()).collect::<Vec<_>>(),
+        vec![ids[2].group(1).order(1), ids[3].group(1).order(1)]
+    );
 }
 
 #[test]

@@ -1,7 +1,6 @@
 //! Queries; lists take `start_after` and `limit` (default 10, at most 30).
 
 use cosmwasm_std::{to_json_binary, Binary, Deps, Order, StdError, StdResult};
-use cw_storage_plus::Bound;
 use kumo::registry::{
     AuditedAttributes, AuditedAttributesListResponse, AuditedAttributesResponse, ConfigResponse,
     MatchInfoResponse, ProviderResponse, ProvidersResponse, QueryMsg,
@@ -42,10 +41,9 @@ pub fn dispatch(deps: Deps, msg: QueryMsg) -> StdResult<Binary> {
         } => {
             let start = start_after
                 .map(|a| deps.api.addr_validate(&a))
-                .transpose()?
-                .map(Bound::exclusive);
+                .transpose()?;
             let providers = PROVIDERS
-                .range(deps.storage, start, None, Order::Ascending)
+                .range(deps.storage, start, Order::Ascending)
                 .take(limit(l))
                 .map(|r| r.map(|(_, p)| p))
                 .collect::<StdResult<_>>()?;
@@ -75,11 +73,9 @@ pub fn dispatch(deps: Deps, msg: QueryMsg) -> StdResult<Binary> {
             let provider = deps.api.addr_validate(&provider)?;
             let start = start_after
                 .map(|a| deps.api.addr_validate(&a))
-                .transpose()?
-                .map(Bound::exclusive);
+                .transpose()?;
             let audits = AUDITS
-                .prefix(provider.clone())
-                .range(deps.storage, start, None, Order::Ascending)
+                .prefix_range(deps.storage, provider.clone(), start, Order::Ascending)
                 .take(limit(l))
                 .map(|r| {
                     r.map(|(auditor, attributes)| AuditedAttributes {

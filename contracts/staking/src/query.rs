@@ -1,7 +1,6 @@
 //! Queries; lists take `start_after` and `limit` (default 10, at most 30).
 
 use cosmwasm_std::{to_json_binary, Binary, Deps, Env, Order, StdError, StdResult};
-use cw_storage_plus::Bound;
 use kumo::staking::{
     BidEligibilityResponse, CompensationPoolResponse, ConfigResponse, DisputeResponse,
     DisputesResponse, ProviderBondResponse, QueryMsg,
@@ -65,12 +64,7 @@ pub fn dispatch(deps: Deps, env: Env, msg: QueryMsg) -> StdResult<Binary> {
         QueryMsg::Disputes { start_after, limit } => {
             let limit = limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT) as usize;
             let disputes = DISPUTES
-                .range(
-                    deps.storage,
-                    start_after.map(Bound::exclusive),
-                    None,
-                    Order::Ascending,
-                )
+                .range(deps.storage, start_after, Order::Ascending)
                 .take(limit)
                 .map(|r| r.map(|(_, d)| d))
                 .collect::<StdResult<_>>()?;

@@ -85,14 +85,17 @@ impl T {
             let msg = match q {
                 // The counters are read raw from the market's `provider_stats` map.
                 WasmQuery::Raw { key, .. } => {
-                    let value = if key.as_slice()[2..].starts_with(b"provider_stats") {
-                        to_json_binary(&stats).unwrap()
+                    let value = if key.as_slice()[2..]
+                        .starts_with(kumo::market::PROVIDER_STATS_NAMESPACE.as_bytes())
+                    {
+                        kumo::codec::Encode::to_bytes(&stats).into()
                     } else if key.as_slice()[2..].starts_with(b"leases") && lease_live {
-                        // The market's stored lease record; the staking contract reads its state.
-                        to_json_binary(&kumo::market::LeaseHeader {
+                        // The market's stored lease record starts with its state, which is all
+                        // the staking contract reads.
+                        kumo::codec::Encode::to_bytes(&kumo::market::LeaseHeader {
                             state: serde_json_lease().lease.state,
                         })
-                        .unwrap()
+                        .into()
                     } else if key.as_slice()[2..].starts_with(b"leases") {
                         cosmwasm_std::Binary::default()
                     } else {

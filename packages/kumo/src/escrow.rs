@@ -342,3 +342,66 @@ pub struct AllowanceResponse {
 pub struct AllowancesResponse {
     pub allowances: Vec<Allowance>,
 }
+
+// The escrow's stored records (`kumo::codec`).
+crate::codec_struct!(DenomConfig {
+    denom,
+    min_deposit,
+    take_rate
+});
+crate::codec_struct!(EscrowParams {
+    max_depositors,
+    max_payments,
+    settle_bounty
+});
+crate::codec_enum!(AccountState {
+    Open,
+    Overdrawn,
+    Closed
+});
+crate::codec_enum!(PaymentState {
+    Open,
+    Overdrawn,
+    Closed
+});
+crate::codec_struct!(Payment {
+    lease,
+    account,
+    payee,
+    rate,
+    state,
+    balance,
+    withdrawn,
+    unsettled
+});
+crate::codec_struct!(Allowance {
+    granter,
+    grantee,
+    denom,
+    remaining,
+    expires
+});
+
+impl crate::codec::Encode for AccountId {
+    fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            AccountId::Deployment(d) => {
+                out.push(0);
+                d.encode(out);
+            }
+            AccountId::Bid(b) => {
+                out.push(1);
+                b.encode(out);
+            }
+        }
+    }
+}
+
+impl crate::codec::Decode for AccountId {
+    fn decode(r: &mut crate::codec::Reader) -> cosmwasm_std::StdResult<Self> {
+        Ok(match r.byte()? {
+            0 => AccountId::Deployment(crate::codec::Decode::decode(r)?),
+            _ => AccountId::Bid(crate::codec::Decode::decode(r)?),
+        })
+    }
+}

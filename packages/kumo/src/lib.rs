@@ -8,6 +8,7 @@
 //!   [`staking`], [`governance`].
 
 pub mod attributes;
+pub mod codec;
 pub mod deployment;
 pub mod escrow;
 pub mod funds;

@@ -80,6 +80,16 @@ pub struct MarketParams {
     pub max_auction_window: u64,
 }
 
+crate::codec_struct!(MarketParams {
+    block_time_ms,
+    order_max_bids,
+    bid_min_deposits,
+    max_groups,
+    min_reclamation_window,
+    max_reclamation_window,
+    max_auction_window
+});
+
 impl Default for MarketParams {
     fn default() -> Self {
         Self {
@@ -328,7 +338,7 @@ pub struct Group {
 #[cw_serde]
 pub struct Order {
     pub id: OrderId,
-    /// Global creation number: `OpenOrders` lists oldest first by it.
+    /// Global creation number (orders are numbered in the order they were created).
     pub seq: u64,
     pub state: OrderState,
     pub price: Decimal256,
@@ -388,7 +398,8 @@ pub enum QueryMsg {
     Group { id: GroupId },
     #[returns(OrderResponse)]
     Order { id: OrderId },
-    /// Open orders, oldest first: what providers watch.
+    /// Open orders by id (owner, then `dseq`, `gseq`, `oseq`): what providers watch. A
+    /// `start_after` naming an order that has closed since still resumes after it.
     #[returns(OrdersResponse)]
     OpenOrders {
         start_after: Option<OrderId>,
@@ -491,12 +502,18 @@ pub struct LeasesResponse {
 
 /// Where the market keeps each provider's counters: the registry and the staking contract read
 /// them raw (one store read) rather than through a smart query (a whole contract instance).
-pub const PROVIDER_STATS: cw_storage_plus::Map<&cosmwasm_std::Addr, ProviderStats> =
-    cw_storage_plus::Map::new("provider_stats");
+/// Stored in the binary form of [`crate::codec`]: every `CreateBid` writes this record (30 gas
+/// per byte).
+/// The namespace of the market's provider counters: short, as every key of the market's hot
+/// paths (SDK gas charges 30 per byte written, key included).
+pub const PROVIDER_STATS_NAMESPACE: &str = "ps";
+
+pub const PROVIDER_STATS: crate::codec::PackedMap<&cosmwasm_std::Addr, ProviderStats> =
+    crate::codec::PackedMap::new(PROVIDER_STATS_NAMESPACE);
 
 /// A provider's counters as the market stores them, kept up to date on every bid and lease
-/// transition (O(1)); `ProviderStats` queries answer them as [`ProviderStatsResponse`]. Short
-/// field names and skipped zeros: every `CreateBid` writes this record (30 gas per byte).
+/// transition (O(1)); `ProviderStats` queries answer them as [`ProviderStatsResponse`]. The two
+/// counters come first: [`ProviderCounts`] decodes only them.
 #[derive(serde::Serialize, serde::Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct ProviderStats {
     #[serde(rename = "a", default, skip_serializing_if = "is_zero")]
@@ -590,16 +607,66 @@ pub struct ProviderCounts {
     pub open_bids: u64,
 }
 
-pub const PROVIDER_COUNTS: cw_storage_plus::Map<&cosmwasm_std::Addr, ProviderCounts> =
-    cw_storage_plus::Map::new("provider_stats");
+pub const PROVIDER_COUNTS: crate::codec::PackedMap<&cosmwasm_std::Addr, ProviderCounts> =
+    crate::codec::PackedMap::new(PROVIDER_STATS_NAMESPACE);
+
+crate::codec_struct!(ProviderStats {
+    active_leases,
+    open_bids,
+    lease_rates,
+    bid_deposits,
+    record
+});
+crate::codec_struct!(ProviderCounts {
+    active_leases,
+    open_bids
+});
+crate::codec_struct!(LeaseRecord {
+    completed,
+    closed_by_tenant,
+    closed_by_provider,
+    closed_absent
+});
 
 /// A lease's state, read from the market's `leases` map with the other fields skipped; closed
-/// leases are deleted, so a missing entry is a lease that is not live.
+/// leases are deleted, so a missing entry is a lease that is not live. The market's stored
+/// lease record starts with this state ([`crate::codec`]).
 #[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LeaseHeader {
     #[serde(rename = "s")]
     pub state: LeaseState,
 }
+
+crate::codec_struct!(LeaseHeader { state });
+crate::codec_enum!(DeploymentState { Active, Closed });
+crate::codec_enum!(GroupState {
+    Open,
+    Paused,
+    InsufficientFunds,
+    Closed
+});
+crate::codec_enum!(OrderState {
+    Open,
+    Active,
+    Closed
+});
+crate::codec_enum!(BidState {
+    Open,
+    Active,
+    Lost,
+    Closed
+});
+crate::codec_enum!(LeaseState {
+    Active,
+    Reclaiming,
+    InsufficientFunds,
+    Closed
+});
+crate::codec_struct!(RecordRequirement {
+    min_leases_completed,
+    max_closed_by_provider,
+    max_slashes
+});
 
 pub type LeaseKey<'a> = (
     &'a cosmwasm_std::Addr,
@@ -608,8 +675,8 @@ pub type LeaseKey<'a> = (
 );
 
 /// The market's leases, keyed so that one tenant's leases are a prefix (raw reads only).
-pub const LEASE_HEADERS: cw_storage_plus::Map<LeaseKey<'static>, LeaseHeader> =
-    cw_storage_plus::Map::new("leases");
+pub const LEASE_HEADERS: crate::codec::PackedMap<LeaseKey<'static>, LeaseHeader> =
+    crate::codec::PackedMap::new("leases");
 
 pub fn lease_key(id: &crate::BidId) -> LeaseKey<'_> {
     (&id.owner, id.dseq, (id.gseq, id.oseq, &id.provider))

@@ -228,8 +228,9 @@ pub struct MatchInfoResponse {
 }
 
 /// What the market needs of a provider to check a bid, read raw from the registry's
-/// `providers` map (the other fields are skipped): a store read instead of a smart query,
-/// which would load a whole contract instance on every `CreateBid`.
+/// `providers` map: a store read instead of a smart query, which would load a whole contract
+/// instance on every `CreateBid`. The stored provider ([`crate::codec`]) starts with these two
+/// fields; the others are not decoded.
 #[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq)]
 pub struct ProviderMatch {
     pub attributes: Vec<Attribute>,
@@ -237,8 +238,54 @@ pub struct ProviderMatch {
 }
 
 /// The registry's providers by address (raw reads only).
-pub const PROVIDER_MATCH: cw_storage_plus::Map<&Addr, ProviderMatch> =
-    cw_storage_plus::Map::new("providers");
+pub const PROVIDER_MATCH: crate::codec::PackedMap<&Addr, ProviderMatch> =
+    crate::codec::PackedMap::new("providers");
 /// What each auditor signed for each provider, `(provider, auditor)` (raw reads only).
-pub const AUDITS: cw_storage_plus::Map<(&Addr, &Addr), Vec<Attribute>> =
-    cw_storage_plus::Map::new("audits");
+pub const AUDITS: crate::codec::PackedMap<(&Addr, &Addr), Vec<Attribute>> =
+    crate::codec::PackedMap::new("audits");
+
+// The registry's stored records (`kumo::codec`); a provider's attributes and status first, for
+// `ProviderMatch`.
+crate::codec_struct!(ProviderMatch { attributes, status });
+crate::codec_struct!(Provider {
+    attributes,
+    status,
+    owner,
+    host_uri,
+    info,
+    api_keys,
+    tls_pins,
+    registered_at
+});
+crate::codec_struct!(ProviderInfo { email, website });
+crate::codec_enum!(KeyAlgorithm { Es256k, Ed25519 });
+crate::codec_struct!(ApiKey {
+    id,
+    algorithm,
+    public_key,
+    added_at,
+    revoked_at
+});
+
+impl crate::codec::Encode for ProviderStatus {
+    fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            ProviderStatus::Active => out.push(0),
+            ProviderStatus::Deregistering { since } => {
+                out.push(1);
+                since.encode(out);
+            }
+        }
+    }
+}
+
+impl crate::codec::Decode for ProviderStatus {
+    fn decode(r: &mut crate::codec::Reader) -> cosmwasm_std::StdResult<Self> {
+        Ok(match r.byte()? {
+            0 => ProviderStatus::Active,
+            _ => ProviderStatus::Deregistering {
+                since: crate::codec::Decode::decode(r)?,
+            },
+        })
+    }
+}

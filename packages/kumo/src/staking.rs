@@ -249,17 +249,76 @@ pub struct DisputesResponse {
     pub disputes: Vec<Dispute>,
 }
 
-/// The staking contract's `config` item as other contracts read it raw: only its parameters
-/// (the other fields are skipped).
+/// The staking contract's `config` item as other contracts read it raw: only its parameters,
+/// which the stored config holds first (the other fields are not decoded).
 #[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq)]
 pub struct ConfigParams {
     pub params: StakingParams,
 }
 
 /// Raw-readable layout of the staking contract (the market reads a bidder's eligibility with two
-/// store reads instead of a smart query).
-pub const CONFIG_PARAMS: cw_storage_plus::Item<ConfigParams> = cw_storage_plus::Item::new("config");
-pub const BONDS: cw_storage_plus::Map<&Addr, ProviderBond> = cw_storage_plus::Map::new("bonds");
+/// store reads instead of a smart query), in the binary form of [`crate::codec`].
+pub const CONFIG_PARAMS: crate::codec::PackedItem<ConfigParams> =
+    crate::codec::PackedItem::new("config");
+pub const BONDS: crate::codec::PackedMap<&Addr, ProviderBond> =
+    crate::codec::PackedMap::new("bonds");
+
+crate::codec_struct!(ConfigParams { params });
+crate::codec_struct!(StakingParams {
+    bond_denom,
+    min_bond,
+    bond_ratio,
+    bond_window,
+    unbonding_period,
+    max_unbonding_entries,
+    attendance_period,
+    grace_periods,
+    slash_fraction,
+    reporter_share,
+    compensation_share,
+    jail_duration,
+    dispute_deposit,
+    dispute_timeout
+});
+crate::codec_struct!(UnbondingEntry { amount, release_at });
+crate::codec_struct!(Reputation {
+    slashes,
+    absences,
+    disputes_lost,
+    disputes_dismissed
+});
+crate::codec_struct!(ProviderBond {
+    provider,
+    bonded,
+    unbonding,
+    last_heartbeat,
+    jailed_until,
+    reputation
+});
+crate::codec_struct!(CompensationPool {
+    provider,
+    remaining,
+    per_lease,
+    leases_left
+});
+crate::codec_enum!(DisputeState {
+    Open,
+    Upheld,
+    Dismissed,
+    Expired
+});
+crate::codec_struct!(Dispute {
+    id,
+    lease,
+    tenant,
+    provider,
+    evidence,
+    answer,
+    deposit,
+    state,
+    opened_at,
+    deadline
+});
 
 /// `min_bond + bond_ratio × (active lease rate in the bond denomination) × bond_window`,
 /// rounded up.

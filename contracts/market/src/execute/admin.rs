@@ -4,10 +4,12 @@ use cosmwasm_std::{DepsMut, MessageInfo, Response};
 use kumo::market::{InstantiateMsg, MarketParams};
 
 use crate::error::ContractError;
-use crate::state::{Config, CONFIG, PARAMS};
+use crate::state::{Config, CONFIG};
 
 pub fn instantiate(deps: DepsMut, msg: InstantiateMsg) -> Result<Response, ContractError> {
     let api = deps.api;
+    let params = msg.params.unwrap_or_default();
+    validate_params(&params)?;
     let config = Config {
         owner: api.addr_validate(&msg.owner)?,
         registry: api.addr_validate(&msg.registry)?,
@@ -15,11 +17,9 @@ pub fn instantiate(deps: DepsMut, msg: InstantiateMsg) -> Result<Response, Contr
         staking: msg.staking.map(|a| api.addr_validate(&a)).transpose()?,
         guardian: msg.guardian.map(|a| api.addr_validate(&a)).transpose()?,
         paused: false,
+        params,
     };
-    let params = msg.params.unwrap_or_default();
-    validate_params(&params)?;
     CONFIG.save(deps.storage, &config)?;
-    PARAMS.save(deps.storage, &params)?;
     Ok(Response::new()
         .add_attribute("action", "instantiate")
         .add_attribute("owner", config.owner)
@@ -96,12 +96,13 @@ pub fn update_params(
     info: MessageInfo,
     params: MarketParams,
 ) -> Result<Response, ContractError> {
-    let config = CONFIG.load(deps.storage)?;
+    let mut config = CONFIG.load(deps.storage)?;
     if info.sender != config.owner {
         return Err(ContractError::unauthorized(config.owner));
     }
     validate_params(&params)?;
-    PARAMS.save(deps.storage, &params)?;
+    config.params = params;
+    CONFIG.save(deps.storage, &config)?;
     Ok(Response::new().add_attribute("action", "update_params"))
 }
 

@@ -16,7 +16,7 @@ use crate::execute::{
 };
 use crate::funds::Incoming;
 use crate::state::store;
-use crate::state::{deployment_key, CONFIG, DEPLOYMENTS, GROUPS, LAST_DSEQ, PARAMS};
+use crate::state::{deployment_key, CONFIG, DEPLOYMENTS, GROUPS, LAST_DSEQ};
 
 /// Bounds on what one group spec may hold, so that storing and matching it stays cheap.
 pub const MAX_GROUP_NAME_LEN: usize = 128;
@@ -118,7 +118,7 @@ pub fn create(
     if config.paused {
         return Err(ContractError::Paused);
     }
-    let params = PARAMS.load(deps.storage)?;
+    let params = &config.params;
     if new.groups.is_empty() || new.groups.len() > params.max_groups as usize {
         return Err(ContractError::GroupCount {
             got: new.groups.len(),
@@ -188,7 +188,7 @@ pub fn create(
         let mut group = Group {
             id: gid,
             state: GroupState::Open,
-            price: per_second(spec.price(), &params)?,
+            price: per_second(spec.price(), params)?,
             spec,
             last_oseq: 0,
             created_at: env.block.time,

@@ -61,8 +61,9 @@ fn lease_bid(deps: DepsMut, fx: &mut Effects, mut bid: Bid) -> Result<Lease, Con
     )?;
     order.state = OrderState::Active;
     order.bids = 0;
-    store::save_order(deps.storage, &order)?;
-    OPEN_ORDERS.remove(deps.storage, order.seq);
+    store::save_order(deps.storage, &order, deployment.provider_record.is_some())?;
+    store::save_order_bids(deps.storage, &order)?;
+    OPEN_ORDERS.remove(deps.storage, crate::state::order_key(&order.id));
 
     let lease = Lease {
         id: id.clone(),
@@ -178,7 +179,7 @@ pub fn close_auction(
     let mut fx = Effects::new(config.escrow, env.block.time);
     let Some(winner) = winner else {
         order.auction_ends_at = Some(env.block.time.plus_seconds(window));
-        store::save_order(deps.storage, &order)?;
+        store::save_order(deps.storage, &order, deployment.provider_record.is_some())?;
         return Ok(fx
             .into_response("close_auction")
             .add_attribute("order", order_id.to_string())
@@ -267,8 +268,12 @@ pub fn close_absent_leases(
     let since = bond.bond.last_heartbeat;
     let limit = limit.unwrap_or(10).min(30) as usize;
     let ids: Vec<BidId> = PROVIDER_LEASES
-        .prefix(provider.clone())
-        .range(deps.storage, None, None, cosmwasm_std::Order::Ascending)
+        .prefix_range(
+            deps.storage,
+            provider.clone(),
+            None,
+            cosmwasm_std::Order::Ascending,
+        )
         .take(limit)
         .map(|r| r.map(|(_, o)| crate::state::bid_of(&provider, o)))
         .collect::<Result<_, _>>()?;

@@ -8,7 +8,7 @@ pub mod lease;
 use cosmwasm_std::{
     Addr, CosmosMsg, Decimal256, Event, Response, StdResult, Storage, Timestamp, Uint256,
 };
-use kumo::escrow::{self, AccountId};
+use kumo::escrow;
 use kumo::market::{
     Bid, BidState, Deployment, DeploymentState, Group, GroupState, LeaseCloseReason, LeaseState,
     MarketParams, Order, OrderState,
@@ -19,8 +19,8 @@ use crate::error::ContractError;
 use crate::funds::escrow_call;
 use crate::state::store;
 use crate::state::{
-    bid_key, lease_key, order_key, ProviderStats, BIDS, LEASES, OPEN_ORDERS, ORDERS, ORDER_SEQ,
-    PROVIDER_BIDS, PROVIDER_LEASES, PROVIDER_STATS,
+    bid_key, lease_key, order_key, ProviderStats, BIDS, LEASES, OPEN_ORDERS, ORDERS, ORDER_BIDS,
+    ORDER_SEQ, PROVIDER_BIDS, PROVIDER_LEASES, PROVIDER_STATS,
 };
 
 /// Messages and events a handler accumulates while it cascades through objects.
@@ -44,6 +44,20 @@ impl Effects {
     pub fn escrow(&mut self, msg: &escrow::ExecuteMsg) -> StdResult<()> {
         let m = escrow_call(&self.escrow, msg)?;
         self.msgs.push(m);
+        Ok(())
+    }
+
+    /// Returns a bid's deposit to its provider. The market holds bid deposits itself (its bid
+    /// record is the ledger entry), so that `CreateBid` needs no escrow call (README).
+    pub fn refund_bid(&mut self, bid: &Bid) -> StdResult<()> {
+        let m = crate::funds::send(&bid.deposit.denom, &bid.id.provider, bid.deposit.amount)?;
+        self.msgs.push(m);
+        self.events.push(
+            Event::new("bid_deposit_refunded")
+                .add_attribute("bid", bid.id.to_string())
+                .add_attribute("denom", bid.deposit.denom.to_string())
+                .add_attribute("amount", bid.deposit.amount),
+        );
         Ok(())
     }
 
@@ -155,8 +169,9 @@ pub fn open_order(
         bids: 0,
         created_at: fx.now,
     };
-    store::save_order(storage, &order)?;
-    OPEN_ORDERS.save(storage, seq, &order.id)?;
+    // A new order: its bid count is absent (0), so only the record is written.
+    store::save_order(storage, &order, deployment.provider_record.is_some())?;
+    OPEN_ORDERS.save(storage, order_key(&order.id), &())?;
     store::save_group(storage, group)?;
     let mut event = Event::new("order_created")
         .add_attribute("order", order.id.to_string())
@@ -169,7 +184,7 @@ pub fn open_order(
 }
 
 /// Ends every open bid of an order but `winner`: `Lost` when another bid won, `Closed` when the
-/// order closed. Their deposits are refunded by closing their escrow accounts.
+/// order closed. Their deposits are refunded.
 pub fn end_open_bids(
     storage: &mut dyn Storage,
     fx: &mut Effects,
@@ -188,9 +203,7 @@ pub fn end_open_bids(
             s.open_bids = s.open_bids.saturating_sub(1);
             s.sub_deposit(&bid.deposit.denom, bid.deposit.amount);
         })?;
-        fx.escrow(&escrow::ExecuteMsg::CloseAccount {
-            id: AccountId::Bid(bid.id.clone()),
-        })?;
+        fx.refund_bid(&bid)?;
         fx.events.push(
             Event::new("bid_closed")
                 .add_attribute("bid", bid.id.to_string())
@@ -267,9 +280,7 @@ pub fn end_lease(
             refund_since: Some(since),
         })?,
     }
-    fx.escrow(&escrow::ExecuteMsg::CloseAccount {
-        id: AccountId::Bid(bid.id.clone()),
-    })?;
+    fx.refund_bid(bid)?;
     fx.events.push(
         Event::new("lease_closed")
             .add_attribute("lease", bid.id.to_string())
@@ -301,7 +312,10 @@ pub fn close_current_order(
         OrderState::Closed => {}
         OrderState::Open => {
             end_open_bids(storage, fx, &id, BidState::Closed, None)?;
-            OPEN_ORDERS.remove(storage, order.seq);
+            if order.bids > 0 {
+                ORDER_BIDS.remove(storage, order.seq);
+            }
+            OPEN_ORDERS.remove(storage, order_key(&id));
         }
         OrderState::Active => {
             for mut bid in order_bids(storage, &id)? {
@@ -358,6 +372,7 @@ pub fn staking_refusal(
     // own counters: the staking contract's rule without a contract call.
     let params = kumo::staking::CONFIG_PARAMS
         .query(&deps.querier, staking.clone())?
+        .ok_or_else(|| cosmwasm_std::StdError::not_found("staking config"))?
         .params;
     let bond = kumo::staking::BONDS.query(&deps.querier, staking.clone(), provider)?;
     let stats = match (&bond, stats) {
