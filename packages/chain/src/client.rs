@@ -411,6 +411,22 @@ impl Client {
         msgs: Vec<Any>,
         memo: &str,
     ) -> Result<TxResponse, ChainError> {
+        self.sign_and_broadcast_with_timeout(key, msgs, memo, None)
+            .await
+    }
+
+    /// [`Client::sign_and_broadcast`] with a `timeout_height` in the body: no block above that
+    /// height includes the transaction (the chain refuses it with code 30, "tx timeout
+    /// height", see [`ChainError::is_timeout_height`]), so a caller that lost track of it
+    /// (a crash, a lost connection) knows it never landed once the chain is past that height.
+    /// Retries after a stale sequence keep the same timeout height.
+    pub async fn sign_and_broadcast_with_timeout(
+        &self,
+        key: &Key,
+        msgs: Vec<Any>,
+        memo: &str,
+        timeout_height: Option<u64>,
+    ) -> Result<TxResponse, ChainError> {
         let address = self.address(key)?;
         let chain_id = self.chain_id().await?;
         let account = self
@@ -427,7 +443,10 @@ impl Client {
         };
         let mut retries = 0;
         loop {
-            let error = match self.try_sign_and_broadcast(key, &msgs, memo, &signer).await {
+            let error = match self
+                .try_sign_and_broadcast(key, &msgs, memo, timeout_height, &signer)
+                .await
+            {
                 Err(e) if e.is_sequence_mismatch() && retries < SEQUENCE_RETRIES => e,
                 result => return result,
             };
@@ -455,10 +474,18 @@ impl Client {
         key: &Key,
         msgs: &[Any],
         memo: &str,
+        timeout_height: Option<u64>,
         signer: &SignerData,
     ) -> Result<TxResponse, ChainError> {
         // Simulation ignores the fee and runs on an unlimited gas meter.
-        let unpriced = tx::build_signed_tx(key, msgs.to_vec(), memo, signer, &Fee::default());
+        let unpriced = tx::build_signed_tx_with_timeout(
+            key,
+            msgs.to_vec(),
+            memo,
+            timeout_height,
+            signer,
+            &Fee::default(),
+        );
         let gas_used = self.simulate(&unpriced).await?;
         let gas_limit = (gas_used as f64 * self.config.gas_adjustment).ceil() as u64;
         let fee_amount = (gas_limit as f64 * self.config.gas_price_amount).ceil() as u128;
@@ -470,7 +497,14 @@ impl Client {
                 .collect(),
             gas_limit,
         };
-        let signed = tx::build_signed_tx(key, msgs.to_vec(), memo, signer, &fee);
+        let signed = tx::build_signed_tx_with_timeout(
+            key,
+            msgs.to_vec(),
+            memo,
+            timeout_height,
+            signer,
+            &fee,
+        );
         let checked = self.broadcast(&signed).await?.into_result()?;
         self.wait_for_tx(&checked.txhash, self.tx_timeout)
             .await?
@@ -514,8 +548,23 @@ impl Client {
         msg: &impl Serialize,
         funds: &[Coin],
     ) -> Result<TxResponse, ChainError> {
+        self.execute_with_timeout(key, contract, msg, funds, None)
+            .await
+    }
+
+    /// [`Client::execute`] with a `timeout_height` (see
+    /// [`Client::sign_and_broadcast_with_timeout`]).
+    pub async fn execute_with_timeout(
+        &self,
+        key: &Key,
+        contract: &str,
+        msg: &impl Serialize,
+        funds: &[Coin],
+        timeout_height: Option<u64>,
+    ) -> Result<TxResponse, ChainError> {
         let msg = tx::msg_execute(&self.address(key)?, contract, msg, funds)?;
-        self.sign_and_broadcast(key, vec![msg], "").await
+        self.sign_and_broadcast_with_timeout(key, vec![msg], "", timeout_height)
+            .await
     }
 
     pub async fn migrate(

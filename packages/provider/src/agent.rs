@@ -2,7 +2,10 @@
 //! follows what it won: leases are committed in the inventory, deployed from stored manifests,
 //! closed when their manifest never comes, withdrawn on a schedule, torn down when they close;
 //! heartbeats go to the staking contract. Every transaction goes through the journal, so that a
-//! restart never loses or repeats one.
+//! restart never loses or repeats one: each is signed with a timeout height
+//! ([`AgentConfig::tx_timeout_blocks`] above the latest block) recorded with its intent before
+//! the broadcast, and an intent whose outcome is unknown (a kill, a lost connection) stays in
+//! doubt, sent no second time, until the chain shows its effect or passes that height.
 //!
 //! One [`Agent::tick`] is one pass of everything; the caller runs it on a timer (every few
 //! seconds: bids go out one tick after an order appears, and a stored manifest whose deploy did
@@ -12,7 +15,8 @@
 //! time), so they hold across restarts and agree with the contracts. [`Agent::start`] reconciles first: pending journal intents are
 //! resolved against the chain, open bids and live leases hold their inventory again, leases the
 //! backend runs are adopted (not redeployed) when they are still live on chain and torn down
-//! otherwise, and live leases with a stored manifest that run nowhere are deployed.
+//! otherwise, and live leases with a stored manifest that run nowhere, or not all of it (a
+//! container created and never started), are deployed (deploys keep what runs).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -29,11 +33,11 @@ use kumo::staking::{self, ProviderBondResponse};
 use kumo::{BidId, DeploymentId, LeaseId, OrderId};
 use kumo_chain::{ChainError, Client, Key, KumoContracts, TxResponse};
 
-use crate::backend::{Backend, BackendError, DeployedLease};
+use crate::backend::{Backend, BackendError, DeployedLease, LeaseWorkloads};
 use crate::bidengine::{BidEngine, BidOutcome, OrderView, ProviderView};
 use crate::gateway::{is_live, ManifestStore, StoreError};
 use crate::inventory::{Inventory, ReservationState};
-use crate::journal::{Intent, IntentKind, IntentState, Journal, JournalError};
+use crate::journal::{Entry, Intent, IntentKind, IntentState, Journal, JournalError};
 
 /// Orders, bids and leases per query page (the market's maximum).
 const PAGE: u32 = 30;
@@ -41,6 +45,8 @@ const PAGE: u32 = 30;
 const LIST_RESTARTS: usize = 3;
 /// The journal key of heartbeats (one at a time).
 const HEARTBEAT_KEY: &str = "heartbeat";
+/// [`AgentConfig::tx_timeout_blocks`]'s default.
+pub const DEFAULT_TX_TIMEOUT_BLOCKS: u64 = 20;
 
 pub struct AgentConfig {
     pub contracts: KumoContracts,
@@ -58,11 +64,17 @@ pub struct AgentConfig {
     pub withdraw_period: Duration,
     /// `None`: the staking contract's attendance period, read on start.
     pub heartbeat_period: Option<Duration>,
+    /// Every transaction is signed with a timeout height this many blocks above the latest
+    /// block (default 20), recorded in its journal intent before it is broadcast: a pending
+    /// intent whose effect is not on chain is in doubt (nothing is sent again for it) until
+    /// the chain is past that height, and certainly void after it.
+    pub tx_timeout_blocks: u64,
 }
 
 impl AgentConfig {
     /// The defaults: bid and manifest timeouts 5 min, withdrawals hourly, heartbeats at the
-    /// staking contract's attendance period, no reclamation window.
+    /// staking contract's attendance period, no reclamation window, transactions valid for 20
+    /// blocks.
     pub fn new(contracts: KumoContracts, bid_deposit: Coin) -> AgentConfig {
         AgentConfig {
             contracts,
@@ -72,6 +84,7 @@ impl AgentConfig {
             manifest_timeout: Duration::from_secs(300),
             withdraw_period: Duration::from_secs(3600),
             heartbeat_period: None,
+            tx_timeout_blocks: DEFAULT_TX_TIMEOUT_BLOCKS,
         }
     }
 }
@@ -140,6 +153,9 @@ pub struct Agent {
     /// Live leases that had a stored manifest but ran nowhere at the previous tick: deployed
     /// if still so at this one (one tick's grace for a deploy the lease API is running).
     awaiting_deploy: BTreeSet<LeaseId>,
+    /// Journal keys of pending intents in doubt (their transaction may still land), with
+    /// their timeout height: nothing is sent for them until they resolve.
+    in_doubt: BTreeMap<String, u64>,
     /// What start did, reported with the first tick.
     carry: TickReport,
 }
@@ -155,9 +171,13 @@ enum Sent {
     Done,
     /// The chain refused it (nothing happened); the intent is gone from the journal.
     Refused(String),
-    /// Transactions signed elsewhere with the same key kept taking its sequence number, even
-    /// after a retry: nothing happened, and the next tick tries again.
+    /// Not included, and never will be: transactions signed elsewhere with the same key kept
+    /// taking its sequence number, even after a retry, or the chain passed the transaction's
+    /// timeout height before including it. The next tick tries again.
     Busy(String),
+    /// Not sent: an earlier transaction of the same intent may still land (see
+    /// [`Agent::resolve_in_flight`]).
+    InDoubt,
 }
 
 impl Agent {
@@ -192,6 +212,7 @@ impl Agent {
             withdrawn_at: BTreeMap::new(),
             funded_until: BTreeMap::new(),
             awaiting_deploy: BTreeSet::new(),
+            in_doubt: BTreeMap::new(),
             carry: TickReport::default(),
         };
         agent.provider_view().await?;
@@ -267,13 +288,18 @@ impl Agent {
             .ok_or(AgentError::BlockTime { time: block.time })
     }
 
-    /// The chain is the truth. A pending bid intent whose bid exists is done; one whose bid is
-    /// missing never landed (the order is evaluated again, and the market refuses a second bid
-    /// from the same provider if the first lands late). Pending closes and heartbeats are
-    /// dropped: the tick redoes them only if chain state still asks for them. A pending
-    /// withdrawal counts as done at its time (withdrawals are cumulative: the next one pays
-    /// whatever it missed).
+    /// The chain is the truth. Pending intents with a timeout height are resolved by
+    /// [`Agent::resolve_in_flight`]: done when their effect is on chain, in doubt (nothing is
+    /// sent for them again, a bid's order stays decided and its resources held) while the
+    /// chain has not passed their timeout height, void after it. Pending intents of earlier
+    /// versions (no timeout height) are resolved as they were: a bid intent whose bid exists is
+    /// done, one whose bid is missing is taken as never landed (the order is evaluated again);
+    /// pending closes and heartbeats are dropped (the tick redoes them only if chain state
+    /// still asks for them); a pending withdrawal counts as done at its time (withdrawals are
+    /// cumulative: the next one pays whatever it missed).
     async fn reconcile(&mut self) -> Result<(), AgentError> {
+        // Before any chain state: see `resolve_in_flight`.
+        let height = self.client.latest_block().await?.height;
         let bids = self.provider_bids().await?;
         for bid in &bids {
             let order = bid.id.order();
@@ -294,8 +320,14 @@ impl Agent {
             .filter(|l| is_live(l.state))
             .map(|l| (l.id.clone(), l))
             .collect();
+        let in_flight = self.in_flight()?;
+        self.resolve_in_flight(in_flight, height, &open_bids, &live, true)
+            .await?;
 
         for intent in self.journal.all()? {
+            if self.in_doubt.contains_key(&intent.key) {
+                continue;
+            }
             let done = Intent {
                 state: IntentState::Done,
                 ..intent.clone()
@@ -372,9 +404,13 @@ impl Agent {
                 let Some(manifest) = self.stored_manifest(&lease.id.deployment()) else {
                     continue;
                 };
-                // Not running, or running something else than the stored group (a deploy cut
-                // short, a manifest update whose deploy never happened).
-                if running.get(&lease.id).is_none_or(|d| differs(d, &manifest)) {
+                // Not running, running something else than the stored group (a manifest update
+                // whose deploy never happened), or not all of it (a deploy cut short: a
+                // container created and never started, a replica never created).
+                if running
+                    .get(&lease.id)
+                    .is_none_or(|w| needs_deploy(w, &manifest))
+                {
                     self.deploy_stored(&lease.id, &mut report).await;
                 }
             }
@@ -420,11 +456,39 @@ impl Agent {
     /// deploys, manifest timeouts, tear-downs), withdraws and sends the heartbeat when due.
     pub async fn tick(&mut self) -> Result<TickReport, AgentError> {
         let provider = self.provider_view().await?;
+        let in_flight = self.in_flight()?;
+        if in_flight.is_empty() {
+            self.in_doubt.clear();
+        } else {
+            // Before any chain state: see `resolve_in_flight`.
+            let height = self.client.latest_block().await?.height;
+            let open: BTreeSet<String> = self
+                .provider_bids()
+                .await?
+                .iter()
+                .map(|b| b.id.to_string())
+                .collect();
+            let live: BTreeMap<LeaseId, Lease> = self
+                .provider_leases()
+                .await?
+                .into_iter()
+                .filter(|l| is_live(l.state))
+                .map(|l| (l.id.clone(), l))
+                .collect();
+            self.resolve_in_flight(in_flight, height, &open, &live, false)
+                .await?;
+        }
         let mut report = std::mem::take(&mut self.carry);
         self.bid_on_orders(&provider, &mut report).await?;
         let now = self.chain_now().await?;
         let bids = self.provider_bids().await?;
-        let open = self.close_stale_bids(bids, now, &mut report).await?;
+        let mut open = self.close_stale_bids(bids, now, &mut report).await?;
+        // A bid in doubt holds its resources like an open one.
+        open.extend(
+            self.in_doubt
+                .keys()
+                .filter_map(|k| parse_order_id(k.strip_prefix("bid/")?)),
+        );
         let leases = self.provider_leases().await?;
         let live = self.follow_leases(&open, leases, now, &mut report).await?;
         self.withdraw(&live, now, &mut report).await?;
@@ -554,12 +618,14 @@ impl Agent {
                 crate::bidengine::lock(&self.inventory).release(order);
                 report.refused.push((order.clone(), log));
             }
-            // Not sent: the order is decided again next tick.
+            // Not included: the order is decided again next tick.
             Sent::Busy(log) => {
-                tracing::info!(%order, %log, "bid not sent: the account's sequence kept moving");
+                tracing::info!(%order, %log, "bid not included; deciding the order again next tick");
                 crate::bidengine::lock(&self.inventory).release(order);
                 self.decided.remove(&order.to_string());
             }
+            // An earlier bid may still land: the order stays decided, its resources held.
+            Sent::InDoubt => tracing::info!(%order, "a bid on the order may still land"),
         }
         Ok(())
     }
@@ -608,6 +674,10 @@ impl Agent {
                 // Won or lost meanwhile (the lease pass sees to it), or not sent (next tick).
                 Sent::Refused(log) | Sent::Busy(log) => {
                     tracing::info!(bid = %bid.id, %log, "closing a timed-out bid was refused");
+                    open.insert(bid.id.order());
+                }
+                // An earlier close may still land.
+                Sent::InDoubt => {
                     open.insert(bid.id.order());
                 }
             }
@@ -660,9 +730,12 @@ impl Agent {
             // The backend did not answer: nothing is deployed or closed on a guess.
             let Some(running) = &running else { continue };
             let manifest = self.stored_manifest(&id.deployment());
-            if let Some(deployed) = running.get(&id) {
-                // What runs is the stored group, or there is nothing to compare it with.
-                if !manifest.as_ref().is_some_and(|m| differs(deployed, m)) {
+            if let Some(workloads) = running.get(&id) {
+                // What runs is all of the stored group, or there is nothing to compare it with.
+                if !manifest
+                    .as_ref()
+                    .is_some_and(|m| needs_deploy(workloads, m))
+                {
                     continue;
                 }
             }
@@ -760,15 +833,16 @@ impl Agent {
         }
     }
 
-    /// This provider's leases the backend holds anything of; `None` when the backend cannot
-    /// answer (nothing is deployed, closed or torn down on a guess).
-    async fn running(&self) -> Option<BTreeMap<LeaseId, DeployedLease>> {
-        match self.backend.leases().await {
+    /// This provider's leases the backend holds anything of, with their workloads' state;
+    /// `None` when the backend cannot answer (nothing is deployed, closed or torn down on a
+    /// guess).
+    async fn running(&self) -> Option<BTreeMap<LeaseId, LeaseWorkloads>> {
+        match self.backend.workloads().await {
             Ok(leases) => Some(
                 leases
                     .into_iter()
-                    .filter(|l| l.lease.provider.as_str() == self.address)
-                    .map(|l| (l.lease.clone(), l))
+                    .filter(|l| l.deployed.lease.provider.as_str() == self.address)
+                    .map(|l| (l.deployed.lease.clone(), l))
                     .collect(),
             ),
             Err(e) => {
@@ -887,6 +961,7 @@ impl Agent {
                 tracing::warn!(lease = %id, %log, "closing the lease was refused");
                 Ok(false)
             }
+            Sent::InDoubt => Ok(false),
         }
     }
 
@@ -919,6 +994,7 @@ impl Agent {
             Sent::Refused(log) | Sent::Busy(log) => {
                 tracing::warn!(lease = %id, %log, "starting the reclamation window was refused")
             }
+            Sent::InDoubt => {}
         }
         Ok(())
     }
@@ -966,9 +1042,11 @@ impl Agent {
                 Sent::Refused(log) => tracing::warn!(lease = %id, %log, "withdrawal refused"),
                 // Not sent: due again next tick.
                 Sent::Busy(log) => {
-                    tracing::info!(lease = %id, %log, "withdrawal not sent: the account's sequence kept moving");
+                    tracing::info!(lease = %id, %log, "withdrawal not included; due again next tick");
                     self.withdrawn_at.remove(id);
                 }
+                // An earlier withdrawal may still land: it counts from its time.
+                Sent::InDoubt => {}
             }
         }
         let deployments: BTreeSet<DeploymentId> = live.keys().map(|l| l.deployment()).collect();
@@ -1051,16 +1129,22 @@ impl Agent {
         {
             Sent::Done => report.heartbeat = true,
             Sent::Refused(log) | Sent::Busy(log) => tracing::warn!(%log, "heartbeat not sent"),
+            // An earlier heartbeat may still land.
+            Sent::InDoubt => {}
         }
         Ok(())
     }
 
     // ---- transactions ----
 
-    /// Journals the intent, broadcasts, and records the outcome: done, or removed when the
-    /// chain refused it. A stale account sequence is retried once (after the chain client's
-    /// own retries) with the account read again. An unknown outcome (the node went away)
-    /// leaves the intent pending for the next start to resolve, and is an error.
+    /// Journals the intent with the transaction's timeout height (the latest block's height
+    /// plus [`AgentConfig::tx_timeout_blocks`]), broadcasts, and records the outcome: done, or
+    /// removed when the chain refused it or it can no longer be included. A stale account
+    /// sequence is retried once (after the chain client's own retries) with the account read
+    /// again and the same timeout height. An unknown outcome (the node went away, no block
+    /// included it in time) leaves the intent pending, and is an error: the next tick (or
+    /// start) resolves it once the chain shows its effect or passes its timeout height. An
+    /// intent still in doubt is not sent again ([`Sent::InDoubt`]).
     async fn transact(
         &self,
         key: String,
@@ -1068,18 +1152,24 @@ impl Agent {
         at: u64,
         call: Call,
     ) -> Result<Sent, AgentError> {
+        if self.in_doubt.contains_key(&key) {
+            tracing::info!(%key, "an earlier transaction may still land: not sent again");
+            return Ok(Sent::InDoubt);
+        }
+        let height = self.client.latest_block().await?.height;
+        let timeout_height = height.saturating_add(self.config.tx_timeout_blocks.max(1));
         let intent = Intent {
             key,
             kind,
             state: IntentState::Pending,
             at,
         };
-        self.journal.record(&intent)?;
-        let mut sent = self.broadcast(&call).await;
+        self.journal.record_in_flight(&intent, timeout_height)?;
+        let mut sent = self.broadcast(&call, timeout_height).await;
         if matches!(&sent, Err(e) if is_sequence_mismatch(e)) {
             tracing::info!(key = %intent.key, "account sequence mismatch: reading the account again and retrying");
             self.client.account(&self.address).await?;
-            sent = self.broadcast(&call).await;
+            sent = self.broadcast(&call, timeout_height).await;
         }
         match sent {
             Ok(_) => {
@@ -1089,7 +1179,7 @@ impl Agent {
                 })?;
                 Ok(Sent::Done)
             }
-            Err(e) if is_sequence_mismatch(&e) => {
+            Err(e) if is_sequence_mismatch(&e) || e.is_timeout_height() => {
                 self.journal.remove(&intent.key)?;
                 Ok(Sent::Busy(e.to_string()))
             }
@@ -1106,19 +1196,187 @@ impl Agent {
         }
     }
 
-    async fn broadcast(&self, call: &Call) -> Result<TxResponse, ChainError> {
-        let contracts = &self.config.contracts;
+    async fn broadcast(&self, call: &Call, timeout_height: u64) -> Result<TxResponse, ChainError> {
+        let (client, key, contracts) = (&self.client, &self.key, &self.config.contracts);
+        let timeout_height = Some(timeout_height);
         match call {
             Call::Market(msg, funds) => {
-                contracts
-                    .execute_market(&self.client, &self.key, msg, funds)
+                client
+                    .execute_with_timeout(key, &contracts.market, msg, funds, timeout_height)
                     .await
             }
             Call::Staking(msg) => {
-                contracts
-                    .execute_staking(&self.client, &self.key, msg, &[])
+                client
+                    .execute_with_timeout(key, &contracts.staking, msg, &[], timeout_height)
                     .await
             }
+        }
+    }
+
+    // ---- transactions in flight ----
+
+    /// The pending intents that carry a timeout height, with it.
+    fn in_flight(&self) -> Result<Vec<(Intent, u64)>, AgentError> {
+        Ok(self
+            .journal
+            .entries()?
+            .into_iter()
+            .filter(|e| e.intent.state == IntentState::Pending)
+            .filter_map(
+                |Entry {
+                     intent,
+                     timeout_height,
+                 }| Some((intent, timeout_height?)),
+            )
+            .collect())
+    }
+
+    /// Resolves pending intents with a timeout height against the chain (`open_bids`: the
+    /// provider's open bids; `live`: its live leases; both read after the chain's latest
+    /// height was `height`), at start and at the beginning of every tick while there are any:
+    ///
+    /// - its effect is on chain (the bid exists; the bid is no longer open; the lease is no
+    ///   longer live; the lease is reclaiming): done;
+    /// - otherwise, while the chain's latest height is at most its timeout height, its
+    ///   transaction may still be in a mempool: in doubt. Nothing is sent for it again; a
+    ///   bid's order stays decided and its resources held; a withdrawal counts from its time;
+    /// - once the chain is past it, the transaction can never land: removed, and the tick does
+    ///   again what chain state still asks for (the order is decided again). A withdrawal or a
+    ///   heartbeat, whose effect is not read, counts as done at its time (withdrawals are
+    ///   cumulative) or is dropped (the tick reads the last heartbeat).
+    ///
+    /// The height is read before chain state: had the transaction landed (at its timeout
+    /// height at the latest), state read at a later height would show it.
+    async fn resolve_in_flight(
+        &mut self,
+        in_flight: Vec<(Intent, u64)>,
+        height: u64,
+        open_bids: &BTreeSet<String>,
+        live: &BTreeMap<LeaseId, Lease>,
+        at_start: bool,
+    ) -> Result<(), AgentError> {
+        self.in_doubt.clear();
+        if in_flight.is_empty() {
+            return Ok(());
+        }
+        let is_live = |lease: &str| live.keys().any(|l| l.to_string() == lease);
+        for (intent, timeout_height) in in_flight {
+            let key = intent.key.clone();
+            let target = |prefix: &str| key.strip_prefix(prefix).unwrap_or_default().to_string();
+            // Some(landed), or None when the effect is not read.
+            let landed =
+                match &intent.kind {
+                    IntentKind::CreateBid { .. } => {
+                        let order = parse_order_id(&target("bid/"));
+                        match order {
+                            Some(order) => Some(self.bid_exists(&order).await?),
+                            None => Some(false),
+                        }
+                    }
+                    IntentKind::CloseBid {} => Some(!open_bids.contains(&target("close-bid/"))),
+                    IntentKind::CloseLease { .. } => Some(!is_live(&target("close-lease/"))),
+                    IntentKind::StartReclaim { .. } => {
+                        let lease = target("reclaim/");
+                        Some(!live.iter().any(|(id, l)| {
+                            id.to_string() == lease && l.state == LeaseState::Active
+                        }))
+                    }
+                    IntentKind::Withdraw {} | IntentKind::Heartbeat {} => None,
+                };
+            let done = Intent {
+                state: IntentState::Done,
+                ..intent.clone()
+            };
+            if landed == Some(true) {
+                tracing::info!(%key, "a transaction in flight landed");
+                self.journal.record(&done)?;
+                if let IntentKind::CreateBid { .. } = intent.kind {
+                    self.decided.insert(target("bid/"));
+                }
+                continue;
+            }
+            if height <= timeout_height {
+                tracing::info!(%key, height, timeout_height, "a transaction in flight may still land: in doubt");
+                self.in_doubt.insert(key.clone(), timeout_height);
+                match &intent.kind {
+                    IntentKind::CreateBid { .. } => {
+                        let order = target("bid/");
+                        if at_start {
+                            self.hold_order(&order).await?;
+                        }
+                        self.decided.insert(order);
+                    }
+                    IntentKind::Withdraw {} => {
+                        if let Some(id) = live.keys().find(|l| l.to_string() == target("withdraw/"))
+                        {
+                            self.withdrawn_at.entry(id.clone()).or_insert(intent.at);
+                        }
+                    }
+                    _ => {}
+                }
+                continue;
+            }
+            tracing::info!(%key, height, timeout_height, "a transaction in flight never landed and never will");
+            match &intent.kind {
+                IntentKind::CreateBid { .. } => {
+                    self.journal.remove(&key)?;
+                    let order = target("bid/");
+                    if let Some(id) = parse_order_id(&order) {
+                        crate::bidengine::lock(&self.inventory).release(&id);
+                    }
+                    self.decided.remove(&order);
+                }
+                // Counts as done at its time: the next withdrawal pays whatever this one missed.
+                IntentKind::Withdraw {} => {
+                    self.journal.record(&done)?;
+                    if let Some(id) = live.keys().find(|l| l.to_string() == target("withdraw/")) {
+                        self.withdrawn_at.entry(id.clone()).or_insert(intent.at);
+                    }
+                }
+                _ => self.journal.remove(&key)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the provider's bid on `order` exists (in any state).
+    async fn bid_exists(&self, order: &OrderId) -> Result<bool, AgentError> {
+        let res: Result<market::BidResponse, ChainError> = self
+            .config
+            .contracts
+            .query_market(
+                &self.client,
+                &market::QueryMsg::Bid {
+                    id: order.bid(self.me()),
+                },
+            )
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(ChainError::Api { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Holds an open order's resources for a bid in doubt (after a restart), as for an open
+    /// bid.
+    async fn hold_order(&self, order: &str) -> Result<(), AgentError> {
+        let Some(id) = parse_order_id(order) else {
+            return Ok(());
+        };
+        let res: Result<OrderResponse, ChainError> = self
+            .config
+            .contracts
+            .query_market(&self.client, &market::QueryMsg::Order { id: id.clone() })
+            .await;
+        match res {
+            Ok(r) if r.order.state == market::OrderState::Open => {
+                let _ =
+                    crate::bidengine::lock(&self.inventory).reserve(&id, &r.group.spec.resources);
+                Ok(())
+            }
+            Ok(_) | Err(ChainError::Api { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -1196,6 +1454,22 @@ impl Agent {
         }
         Ok(out.into_values().collect())
     }
+}
+
+/// Whether a lease the backend holds must be deployed (again) from `manifest`: it runs another
+/// group (see [`differs`]), or fewer replicas of a service of its group than the group asks
+/// for (created and never started, stopped, never created). Deploys are idempotent: what runs
+/// is kept.
+fn needs_deploy(workloads: &LeaseWorkloads, manifest: &kumo_sdl::Manifest) -> bool {
+    let deployed = &workloads.deployed;
+    if differs(deployed, manifest) {
+        return true;
+    }
+    manifest
+        .0
+        .iter()
+        .find(|g| deployed.group.as_ref() == Some(&g.name))
+        .is_some_and(|group| workloads.short_of(group))
 }
 
 /// Whether a running lease does not run its group of `manifest`: no workloads, another hash,

@@ -233,6 +233,9 @@ pub struct Timeouts {
     pub heartbeat_period: Option<Duration>,
     /// Between two agent ticks.
     pub poll_interval: Duration,
+    /// Blocks a transaction may wait for inclusion; until then a restart holds its intent in
+    /// doubt instead of sending it again.
+    pub tx_timeout_blocks: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -412,6 +415,7 @@ struct RawTimeouts {
     withdraw_period: Option<toml::Value>,
     heartbeat_period: Option<toml::Value>,
     poll_interval: Option<toml::Value>,
+    tx_timeout_blocks: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -645,6 +649,7 @@ impl Config {
         config.manifest_timeout = self.timeouts.manifest;
         config.withdraw_period = self.timeouts.withdraw_period;
         config.heartbeat_period = self.timeouts.heartbeat_period;
+        config.tx_timeout_blocks = self.timeouts.tx_timeout_blocks;
         config
     }
 
@@ -1214,6 +1219,16 @@ impl Cx {
             withdraw_period: get(&raw.withdraw_period, "timeouts.withdraw_period", 3600)?,
             heartbeat_period,
             poll_interval: get(&raw.poll_interval, "timeouts.poll_interval", 5)?,
+            tx_timeout_blocks: match raw.tx_timeout_blocks {
+                Some(0) => {
+                    return Err(self.err(
+                        "timeouts.tx_timeout_blocks",
+                        "must be at least 1 (blocks a transaction may wait for inclusion)",
+                    ))
+                }
+                Some(n) => n,
+                None => crate::agent::DEFAULT_TX_TIMEOUT_BLOCKS,
+            },
         })
     }
 
@@ -1570,13 +1585,14 @@ impl fmt::Display for Config {
         let t = &self.timeouts;
         writeln!(
             f,
-            "timeouts:   bid {}, manifest {}, withdraw every {}, heartbeat {}, poll every {}",
+            "timeouts:   bid {}, manifest {}, withdraw every {}, heartbeat {}, poll every {}, transactions wait {} blocks",
             duration_text(t.bid),
             duration_text(t.manifest),
             duration_text(t.withdraw_period),
             t.heartbeat_period
                 .map_or("at the attendance period".to_string(), duration_text),
-            duration_text(t.poll_interval)
+            duration_text(t.poll_interval),
+            t.tx_timeout_blocks
         )?;
         writeln!(
             f,

@@ -348,9 +348,9 @@ async fn the_provider_process_killed_ten_times_loses_and_repeats_nothing_and_ado
         "the provider's transactions\n{}",
         p.tail()
     );
-    // A bid broadcast just before a kill may still be in the mempool when the next start
-    // resolves its journal entry: the order is decided again and the second bid's simulation
-    // is refused (nothing is broadcast; the sequence above proves it). Counted, not failed.
+    // A bid broadcast just before a kill carries a timeout height; the next start holds its
+    // intent in doubt until the bid lands or the height passes, so no second bid is tried.
+    // Refusals are counted and printed (0 expected; the sequence above is the assertion).
     let mut refused = 0;
     for run in 1..=p.runs() {
         for line in p.output_of(run).lines() {
