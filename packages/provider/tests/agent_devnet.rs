@@ -3,55 +3,19 @@
 //! twice nor loses what its open bid holds.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use cosmwasm_std::{coin, coins, Decimal256, HexBinary};
 use kumo::market::{self, NewDeployment};
 use kumo::registry::{self, ProviderInfo};
 use kumo::{Attribute, DeploymentId};
-use kumo_chain::{deploy, Client, ClientConfig, Key, KumoContracts};
-use kumo_devnet::{App, Config, Devnet};
+use kumo_chain::{deploy, Client, Key, KumoContracts};
 use kumo_provider::agent::{Agent, AgentConfig, AgentError};
 use kumo_provider::gateway::MemoryManifestStore;
 use kumo_provider::journal::Journal;
 
 mod agent_common;
 
-use agent_common::{engine, inventory, repo, MemoryBackend, DENOM, MNEMONIC};
-
-async fn devnet(home: &std::path::Path, keys: &[Key]) -> (Devnet, Client) {
-    let genesis = keys
-        .iter()
-        .map(|k| (k.address("kumo").unwrap(), coins(10_000_000_000_000, DENOM)))
-        .collect();
-    let app = App::open(Config {
-        chain_id: "kumo-devnet-1".into(),
-        prefix: "kumo".into(),
-        denom: DENOM.into(),
-        min_gas_price: 0.0025,
-        home: home.to_path_buf(),
-        genesis,
-    })
-    .unwrap();
-    let devnet = Devnet::serve(
-        app,
-        "127.0.0.1:0".parse().unwrap(),
-        Duration::from_millis(50),
-    )
-    .await
-    .unwrap();
-    let client = Client::new(
-        devnet.url(),
-        ClientConfig {
-            prefix: "kumo".into(),
-            gas_price_amount: 0.0025,
-            gas_denom: DENOM.into(),
-            gas_adjustment: 1.4,
-        },
-    )
-    .unwrap();
-    (devnet, client)
-}
+use agent_common::{devnet, engine, inventory, repo, MemoryBackend, DENOM, MNEMONIC};
 
 async fn agent(
     client: &Client,
@@ -79,7 +43,7 @@ async fn the_agent_bids_once_through_its_journal_and_a_restart_keeps_the_bid() {
         .map(|i| Key::from_mnemonic_index(MNEMONIC, i).unwrap())
         .collect();
     let (admin, tenant, provider) = (&keys[0], &keys[1], &keys[2]);
-    let (devnet, client) = devnet(home.path(), &keys).await;
+    let (devnet, client) = devnet(home.path(), &keys.iter().collect::<Vec<_>>()).await;
     let c = &client;
     let suite = deploy::deploy_suite(
         c,
@@ -207,7 +171,7 @@ async fn pending_intents_are_resolved_from_chain_state_on_restart() {
         .map(|i| Key::from_mnemonic_index(MNEMONIC, i).unwrap())
         .collect();
     let (admin, tenant, provider) = (&keys[0], &keys[1], &keys[2]);
-    let (devnet, client) = devnet(home.path(), &keys).await;
+    let (devnet, client) = devnet(home.path(), &keys.iter().collect::<Vec<_>>()).await;
     let c = &client;
     let suite = deploy::deploy_suite(
         c,

@@ -53,6 +53,41 @@ pub fn hello_sdl_priced(amount: u64) -> String {
     hello_sdl().replace("amount: 100", &format!("amount: {amount}"))
 }
 
+/// A devnet in `home` with 50 ms blocks, `keys` funded at genesis, and a client for it.
+pub async fn devnet(home: &std::path::Path, keys: &[&Key]) -> (Devnet, Client) {
+    let genesis = keys
+        .iter()
+        .map(|k| (k.address("kumo").unwrap(), coins(10_000_000_000_000, DENOM)))
+        .collect();
+    let app = App::open(Config {
+        chain_id: "kumo-devnet-1".into(),
+        prefix: "kumo".into(),
+        denom: DENOM.into(),
+        min_gas_price: 0.0025,
+        home: home.to_path_buf(),
+        genesis,
+    })
+    .unwrap();
+    let devnet = Devnet::serve(
+        app,
+        "127.0.0.1:0".parse().unwrap(),
+        Duration::from_millis(50),
+    )
+    .await
+    .unwrap();
+    let client = Client::new(
+        devnet.url(),
+        ClientConfig {
+            prefix: "kumo".into(),
+            gas_price_amount: 0.0025,
+            gas_denom: DENOM.into(),
+            gas_adjustment: 1.4,
+        },
+    )
+    .unwrap();
+    (devnet, client)
+}
+
 pub struct Net {
     pub home: tempfile::TempDir,
     pub devnet: Devnet,
@@ -70,36 +105,7 @@ impl Net {
         let home = tempfile::tempdir().unwrap();
         let key = |i| Key::from_mnemonic_index(MNEMONIC, i).unwrap();
         let (admin, tenant, provider) = (key(0), key(1), key(provider));
-        let genesis = [&admin, &tenant, &provider]
-            .iter()
-            .map(|k| (k.address("kumo").unwrap(), coins(10_000_000_000_000, DENOM)))
-            .collect();
-        let app = App::open(Config {
-            chain_id: "kumo-devnet-1".into(),
-            prefix: "kumo".into(),
-            denom: DENOM.into(),
-            min_gas_price: 0.0025,
-            home: home.path().to_path_buf(),
-            genesis,
-        })
-        .unwrap();
-        let devnet = Devnet::serve(
-            app,
-            "127.0.0.1:0".parse().unwrap(),
-            Duration::from_millis(50),
-        )
-        .await
-        .unwrap();
-        let client = Client::new(
-            devnet.url(),
-            ClientConfig {
-                prefix: "kumo".into(),
-                gas_price_amount: 0.0025,
-                gas_denom: DENOM.into(),
-                gas_adjustment: 1.4,
-            },
-        )
-        .unwrap();
+        let (devnet, client) = devnet(home.path(), &[&admin, &tenant, &provider]).await;
         let mut config = deploy::default_config(DENOM);
         if staking {
             config.staking = Some(deploy::staking_params(DENOM));
