@@ -240,6 +240,43 @@ impl Globals {
     }
 }
 
+/// What every list query asks for: the Kumo contracts' `MAX_LIMIT`. A contract caps `limit` at
+/// its own maximum, so asking for more returns no more, and a page shorter than asked for is no
+/// sign that the list ended: [`all_pages`] stops at the first empty page only.
+pub const PAGE_LIMIT: u32 = 30;
+
+/// Every item of a paginated list query. `page(start_after)` fetches one page (asking for
+/// [`PAGE_LIMIT`]) starting after the cursor; `cursor(item)` is the `start_after` that resumes
+/// after `item`. Pages are read until one is empty, never ending early on a short page (the
+/// contract may cap the limit below what was asked). A contract that does not move past the
+/// cursor is an error, not an endless loop.
+pub async fn all_pages<T, C, F, Fut>(
+    mut page: F,
+    cursor: impl Fn(&T) -> C,
+) -> anyhow::Result<Vec<T>>
+where
+    C: Clone + PartialEq + std::fmt::Debug,
+    F: FnMut(Option<C>) -> Fut,
+    Fut: Future<Output = anyhow::Result<Vec<T>>>,
+{
+    let mut all = vec![];
+    let mut start_after: Option<C> = None;
+    loop {
+        let items = page(start_after.clone()).await?;
+        let Some(last) = items.last() else {
+            return Ok(all);
+        };
+        let next = cursor(last);
+        if start_after.as_ref() == Some(&next) {
+            bail!(
+                "the contract returned the same page again after {next:?}: it ignores start_after"
+            );
+        }
+        start_after = Some(next);
+        all.extend(items);
+    }
+}
+
 /// The keyring password: `KUMO_KEYRING_PASSWORD`, else asked on the terminal.
 pub fn password(prompt: &str) -> anyhow::Result<String> {
     if let Ok(p) = std::env::var(PASSWORD_ENV) {
@@ -414,6 +451,45 @@ mod tests {
             Some("voting on proposal 1 runs until 1700000000")
         );
         assert_eq!(contract_error("out of gas"), None);
+    }
+
+    /// A list of `n` items served at most `cap` per page, as a contract with that `MAX_LIMIT`.
+    fn capped_pages(
+        n: u32,
+        cap: usize,
+    ) -> impl FnMut(Option<u32>) -> std::future::Ready<anyhow::Result<Vec<u32>>> {
+        move |start_after| {
+            let from = start_after.map_or(0, |s| s + 1);
+            let page = (from..n).take(cap.min(PAGE_LIMIT as usize)).collect();
+            std::future::ready(Ok(page))
+        }
+    }
+
+    #[test]
+    fn all_pages_reads_past_pages_shorter_than_asked_for() {
+        let rt = runtime().unwrap();
+        // A contract that caps pages at 7 (below PAGE_LIMIT): every page is short.
+        let all = rt.block_on(all_pages(capped_pages(75, 7), |i| *i)).unwrap();
+        assert_eq!(all, (0..75).collect::<Vec<_>>());
+        // Exactly one full page, then an empty one.
+        let all = rt
+            .block_on(all_pages(capped_pages(30, 30), |i| *i))
+            .unwrap();
+        assert_eq!(all.len(), 30);
+        let none = rt.block_on(all_pages(capped_pages(0, 30), |i| *i)).unwrap();
+        assert!(none.is_empty());
+    }
+
+    #[test]
+    fn all_pages_stops_when_the_contract_ignores_the_cursor() {
+        let rt = runtime().unwrap();
+        let err = rt
+            .block_on(all_pages(
+                |_| std::future::ready(Ok(vec![1u32, 2, 3])),
+                |i| *i,
+            ))
+            .unwrap_err();
+        assert!(err.to_string().contains("ignores start_after"), "{err}");
     }
 
     #[test]

@@ -56,26 +56,24 @@ pub fn run(g: &Globals, cmd: GovCommand) -> anyhow::Result<ExitCode> {
     let gov = contracts.governance.clone();
     runtime_block(async move {
         if let GovCommand::List = cmd {
-            let mut all = vec![];
-            let mut start_after = None;
-            loop {
-                let page: governance::ProposalsResponse = g
-                    .query(
-                        &client,
-                        &gov,
-                        &governance::QueryMsg::Proposals {
-                            start_after,
-                            limit: Some(50),
-                        },
-                    )
-                    .await?;
-                let n = page.proposals.len();
-                start_after = page.proposals.last().map(|p| p.id);
-                all.extend(page.proposals);
-                if n < 50 {
-                    break;
-                }
-            }
+            let (client, gov) = (&client, &gov);
+            let all = ctx::all_pages(
+                |start_after| async move {
+                    let page: governance::ProposalsResponse = g
+                        .query(
+                            client,
+                            gov,
+                            &governance::QueryMsg::Proposals {
+                                start_after,
+                                limit: Some(ctx::PAGE_LIMIT),
+                            },
+                        )
+                        .await?;
+                    Ok(page.proposals)
+                },
+                |p| p.id,
+            )
+            .await?;
             let rows: Vec<Vec<String>> = all
                 .iter()
                 .map(|p| {

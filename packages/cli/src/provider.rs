@@ -7,7 +7,7 @@ use anyhow::{anyhow, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use cosmwasm_std::{Binary, Coin, HexBinary, Uint128};
 use kumo::registry::{self, KeyAlgorithm, NewApiKey, ProviderInfo};
-use kumo::{staking, Attribute};
+use kumo::{staking, Attribute, Denom};
 use serde_json::json;
 
 use crate::ctx::{self, Globals};
@@ -179,9 +179,11 @@ pub fn run(g: &Globals, cmd: ProviderCommand) -> anyhow::Result<ExitCode> {
                 (tx, format!("{what} provider {me}"))
             }
             ProviderCommand::Bond { amount, cw20 } => {
+                check_bond_denom(g, &client, &contracts, &amount, cw20.as_deref()).await?;
                 let tx = match cw20 {
                     Some(token) => {
                         let n = amount_of(&amount)?;
+                        crate::tenant::check_cw20_balance(g, &client, &token, &me, n).await?;
                         let msg = json!({"send": {
                             "contract": contracts.staking,
                             "amount": Uint128::new(n).to_string(),
@@ -287,6 +289,49 @@ pub fn run(g: &Globals, cmd: ProviderCommand) -> anyhow::Result<ExitCode> {
         );
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Fails, saying what to pass, unless the bond is paid in the staking contract's bond denom:
+/// `cw20` (a token address) for a CW20 bond, else the denom of `amount`.
+async fn check_bond_denom(
+    g: &Globals,
+    client: &kumo_chain::Client,
+    contracts: &kumo_chain::KumoContracts,
+    amount: &str,
+    cw20: Option<&str>,
+) -> anyhow::Result<()> {
+    if contracts.staking.is_empty() {
+        bail!(
+            "the suite file {} has no staking contract, so there is nothing to bond: deploy the suite with `kumo deploy-suite --staking`, or pass --suite FILE naming one",
+            g.suite_path()?.display()
+        );
+    }
+    if let Some(token) = cw20 {
+        crate::tenant::check_cw20_token(g, client, token).await?;
+    }
+    let config: staking::ConfigResponse = g
+        .query(client, &contracts.staking, &staking::QueryMsg::Config {})
+        .await?;
+    match (&config.params.bond_denom, cw20) {
+        (Denom::Native(d), Some(token)) => bail!(
+            "the staking contract bonds {d}, not the CW20 token {token}: bond {d} without --cw20, e.g. `kumo provider bond {}{d}`",
+            config.params.min_bond
+        ),
+        (Denom::Cw20(t), Some(token)) if t.as_str() != token => bail!(
+            "the staking contract bonds the CW20 token {t}, not {token}: pass --cw20 {t}"
+        ),
+        (Denom::Cw20(t), None) => bail!(
+            "the staking contract bonds the CW20 token {t}: pass --cw20 {t}"
+        ),
+        (Denom::Native(d), None) => {
+            let (_, given) = ctx::parse_coin(amount)?;
+            if &given != d {
+                bail!("the staking contract bonds {d}, not {given}: write the amount like 10000000{d}");
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 async fn show(

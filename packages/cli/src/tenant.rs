@@ -22,7 +22,8 @@ pub struct DeployArgs {
     /// What to put in escrow, e.g. 5000000ukumo [default: the escrow's minimum for the SDL's denom]
     #[arg(long)]
     pub deposit: Option<String>,
-    /// Pay the deposit in this CW20 token (the amount of --deposit, its denom ignored).
+    /// Pay the deposit in this CW20 token (the amount of --deposit, its denom ignored). The SDL
+    /// must price its groups in it: `denom: cw20:TOKEN`.
     #[arg(long)]
     pub cw20: Option<String>,
     /// Lease the lowest bid automatically once this many seconds have passed (an auction).
@@ -73,6 +74,7 @@ pub struct DepositArgs {
     pub dseq: u64,
     /// e.g. 5000000ukumo (with --cw20, the denom is ignored).
     pub amount: String,
+    /// Pay in this CW20 token: the one the deployment is paid in.
     #[arg(long)]
     pub cw20: Option<String>,
 }
@@ -129,6 +131,20 @@ pub fn deploy(g: &Globals, args: DeployArgs) -> anyhow::Result<ExitCode> {
             .and_then(|gr| gr.denom())
             .unwrap_or(&g.denom)
             .to_string();
+        match (&args.cw20, denom.strip_prefix("cw20:")) {
+            (Some(token), priced) if priced != Some(token.as_str()) => bail!(
+                "{} prices its groups in {denom}, but --cw20 pays the deposit in cw20:{token}: set `denom: cw20:{token}` in its pricing (the market takes the deposit in the SDL's denom)",
+                args.sdl.display()
+            ),
+            (None, Some(token)) => bail!(
+                "{} prices its groups in the CW20 token {token}: pay the deposit in it with --cw20 {token}",
+                args.sdl.display()
+            ),
+            _ => {}
+        }
+        if let Some(token) = &args.cw20 {
+            check_cw20_token(g, &c.client, token).await?;
+        }
         let per_sec = blocks_per_second(config.params.block_time_ms);
         let groups: Vec<Value> = sdl
             .groups
@@ -145,9 +161,9 @@ pub fn deploy(g: &Globals, args: DeployArgs) -> anyhow::Result<ExitCode> {
                 })
             })
             .collect();
-        let (amount, deposit_denom) = match &args.deposit {
-            Some(d) => ctx::parse_coin(d)?,
-            None => {
+        let (amount, deposit_denom) = match (&args.deposit, &args.cw20) {
+            (Some(d), None) => ctx::parse_coin(d)?,
+            (deposit, cw20) => {
                 let denoms: escrow::DenomsResponse = g
                     .query(&c.client, &c.contracts.escrow, &escrow::QueryMsg::Denoms {})
                     .await?;
@@ -156,10 +172,14 @@ pub fn deploy(g: &Globals, args: DeployArgs) -> anyhow::Result<ExitCode> {
                     .iter()
                     .find(|d| d.denom.to_string() == denom)
                     .map(|d| d.min_deposit.u128())
-                    .ok_or_else(|| {
-                        anyhow!("the escrow does not accept {denom}, the SDL's pricing denom: price the SDL in one it accepts")
+                    .ok_or_else(|| match cw20 {
+                        Some(token) => anyhow!("the escrow does not accept the CW20 token {token}: the escrow's owner (governance) lists a token with the escrow's SetDenom, or pay in a denom the escrow accepts"),
+                        None => anyhow!("the escrow does not accept {denom}, the SDL's pricing denom: price the SDL in one it accepts"),
                     })?;
-                (min, denom.clone())
+                match deposit {
+                    Some(d) => (cw20_amount(d)?, denom.clone()),
+                    None => (min, denom.clone()),
+                }
             }
         };
         if !g.json() {
@@ -198,6 +218,7 @@ pub fn deploy(g: &Globals, args: DeployArgs) -> anyhow::Result<ExitCode> {
         ))?;
         let tx = match &args.cw20 {
             Some(token) => {
+                check_cw20_balance(g, &c.client, token, &me, amount).await?;
                 let msg = cw20_send(
                     &c.contracts.market,
                     amount,
@@ -264,6 +285,60 @@ async fn check_balance(
     Ok(())
 }
 
+/// Fails, saying what to pass instead, unless `token` is a CW20 token contract.
+pub(crate) async fn check_cw20_token(
+    g: &Globals,
+    client: &Client,
+    token: &str,
+) -> anyhow::Result<()> {
+    let fix = "pass the token contract's address to --cw20";
+    match client
+        .query_smart::<Value>(token, &json!({"token_info": {}}))
+        .await
+    {
+        Ok(info) if info["symbol"].is_string() => Ok(()),
+        Ok(info) => bail!(
+            "{token:?} is not a CW20 token contract (it answered token_info with {info}): {fix}"
+        ),
+        Err(e @ kumo_chain::ChainError::Unreachable { .. }) => Err(g.explain(e)),
+        Err(e) => bail!(
+            "{token:?} is not a CW20 token contract (its token_info query failed: {e}): {fix}"
+        ),
+    }
+}
+
+/// Fails with the balance and what is needed before a CW20 payment that cannot succeed.
+pub(crate) async fn check_cw20_balance(
+    g: &Globals,
+    client: &Client,
+    token: &str,
+    address: &str,
+    amount: u128,
+) -> anyhow::Result<()> {
+    #[derive(serde::Deserialize)]
+    struct Balance {
+        balance: Uint128,
+    }
+    let have: Balance = g
+        .query(client, token, &json!({"balance": {"address": address}}))
+        .await?;
+    if have.balance.u128() < amount {
+        bail!(
+            "insufficient funds: {address} has {} of the CW20 token {token} and this needs {amount}; get more of the token, or ask for less",
+            have.balance
+        );
+    }
+    Ok(())
+}
+
+/// The amount of a CW20 payment: `5000000`, or `5000000anything` (the denom is ignored).
+pub(crate) fn cw20_amount(s: &str) -> anyhow::Result<u128> {
+    let digits: String = s.chars().take_while(|c| c.is_ascii_digit()).collect();
+    digits
+        .parse()
+        .map_err(|_| anyhow!("{s:?} is not an amount: write it like 5000000"))
+}
+
 fn cw20_send(contract: &str, amount: u128, msg: &impl serde::Serialize) -> anyhow::Result<Value> {
     Ok(json!({"send": {
         "contract": contract,
@@ -291,29 +366,27 @@ async fn deployment(
     }
 }
 
-/// The owner's leases of deployment `dseq`.
+/// The owner's leases of deployment `dseq` (every page of the owner's leases).
 async fn leases(g: &Globals, c: &Chain, owner: &str, dseq: u64) -> anyhow::Result<Vec<Lease>> {
-    let mut out = vec![];
-    let mut start_after: Option<LeaseId> = None;
-    loop {
-        let page: market::LeasesResponse = g
-            .query(
-                &c.client,
-                &c.contracts.market,
-                &market::QueryMsg::OwnerLeases {
-                    owner: owner.to_string(),
-                    start_after: start_after.clone(),
-                    limit: Some(100),
-                },
-            )
-            .await?;
-        let n = page.leases.len();
-        start_after = page.leases.last().map(|l| l.id.clone());
-        out.extend(page.leases.into_iter().filter(|l| l.id.dseq == dseq));
-        if n < 100 {
-            return Ok(out);
-        }
-    }
+    let all = ctx::all_pages(
+        |start_after: Option<LeaseId>| async move {
+            let page: market::LeasesResponse = g
+                .query(
+                    &c.client,
+                    &c.contracts.market,
+                    &market::QueryMsg::OwnerLeases {
+                        owner: owner.to_string(),
+                        start_after,
+                        limit: Some(ctx::PAGE_LIMIT),
+                    },
+                )
+                .await?;
+            Ok(page.leases)
+        },
+        |l| l.id.clone(),
+    )
+    .await?;
+    Ok(all.into_iter().filter(|l| l.id.dseq == dseq).collect())
 }
 
 /// The deployment's live leases, for the lease API commands.
@@ -337,22 +410,31 @@ pub async fn live_leases(
     Ok((d, ls))
 }
 
+/// Every bid on the current order of each of the deployment's groups.
 async fn bids_of(g: &Globals, c: &Chain, d: &DeploymentResponse) -> anyhow::Result<Vec<Bid>> {
     let mut out = vec![];
     for gr in &d.groups {
         let order = gr.id.order(gr.last_oseq);
-        let r: market::BidsResponse = g
-            .query(
-                &c.client,
-                &c.contracts.market,
-                &market::QueryMsg::Bids {
-                    order,
-                    start_after: None,
-                    limit: Some(100),
-                },
-            )
-            .await?;
-        out.extend(r.bids);
+        let order = &order;
+        let bids = ctx::all_pages(
+            |start_after: Option<String>| async move {
+                let page: market::BidsResponse = g
+                    .query(
+                        &c.client,
+                        &c.contracts.market,
+                        &market::QueryMsg::Bids {
+                            order: order.clone(),
+                            start_after,
+                            limit: Some(ctx::PAGE_LIMIT),
+                        },
+                    )
+                    .await?;
+                Ok(page.bids)
+            },
+            |b| b.id.provider.to_string(),
+        )
+        .await?;
+        out.extend(bids);
     }
     Ok(out)
 }
@@ -624,25 +706,32 @@ pub fn deposit(g: &Globals, args: DepositArgs) -> anyhow::Result<ExitCode> {
         let (_, key) = g.key()?;
         let me = g.address(&key)?;
         let (amount, denom) = match &args.cw20 {
-            Some(_) => {
-                let digits: String = args
-                    .amount
-                    .chars()
-                    .take_while(|c| c.is_ascii_digit())
-                    .collect();
-                (
-                    digits
-                        .parse()
-                        .map_err(|_| anyhow!("{:?} is not an amount", args.amount))?,
-                    String::new(),
-                )
-            }
+            Some(token) => (cw20_amount(&args.amount)?, format!("cw20:{token}")),
             None => ctx::parse_coin(&args.amount)?,
         };
+        if let Some(token) = &args.cw20 {
+            check_cw20_token(g, &c.client, token).await?;
+        }
         let d = deployment(g, &c, &me, args.dseq).await?;
         let id = d.deployment.id.clone();
+        let paid_in = d.deployment.denom.to_string();
+        if paid_in != denom {
+            match &d.deployment.denom {
+                kumo::Denom::Cw20(token) => bail!(
+                    "deployment {} is paid in the CW20 token {token}, not {denom}: deposit it with --cw20 {token}",
+                    args.dseq
+                ),
+                kumo::Denom::Native(native) => bail!(
+                    "deployment {} is paid in {native}, not {denom}: deposit {native}, e.g. `kumo deposit {} {}{native}`",
+                    args.dseq,
+                    args.dseq,
+                    amount
+                ),
+            }
+        }
         let tx = match &args.cw20 {
             Some(token) => {
+                check_cw20_balance(g, &c.client, token, &me, amount).await?;
                 let msg = cw20_send(
                     &c.contracts.market,
                     amount,
@@ -668,10 +757,7 @@ pub fn deposit(g: &Globals, args: DepositArgs) -> anyhow::Result<ExitCode> {
                 .await?
             }
         };
-        let shown = match &args.cw20 {
-            Some(t) => format!("{amount}cw20:{t}"),
-            None => format!("{amount}{denom}"),
-        };
+        let shown = format!("{amount}{denom}");
         g.emit(
             json!({"deployment": id, "deposit": shown, "txhash": tx.txhash, "height": tx.height}),
             || format!("deposited {shown} into deployment {id} (tx {})", tx.txhash),
@@ -802,27 +888,24 @@ pub async fn list_deployments(
     contracts: &KumoContracts,
     owner: &str,
 ) -> anyhow::Result<()> {
-    let mut all = vec![];
-    let mut start_after = None;
-    loop {
-        let page: market::DeploymentsResponse = g
-            .query(
-                client,
-                &contracts.market,
-                &market::QueryMsg::Deployments {
-                    owner: owner.to_string(),
-                    start_after,
-                    limit: Some(100),
-                },
-            )
-            .await?;
-        let n = page.deployments.len();
-        start_after = page.deployments.last().map(|d| d.id.dseq);
-        all.extend(page.deployments);
-        if n < 100 {
-            break;
-        }
-    }
+    let all = ctx::all_pages(
+        |start_after| async move {
+            let page: market::DeploymentsResponse = g
+                .query(
+                    client,
+                    &contracts.market,
+                    &market::QueryMsg::Deployments {
+                        owner: owner.to_string(),
+                        start_after,
+                        limit: Some(ctx::PAGE_LIMIT),
+                    },
+                )
+                .await?;
+            Ok(page.deployments)
+        },
+        |d| d.id.dseq,
+    )
+    .await?;
     let rows: Vec<Vec<String>> = all
         .iter()
         .map(|d| {

@@ -4,19 +4,18 @@
 //! provider's host URI and TLS pin are registered with `kumo provider`, so `send-manifest`,
 //! `status` and `logs` go through the registry's pin exactly as against a real agent.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
+use common::{client, repo, Devnet, Env, DEV_MNEMONIC};
 use cosmwasm_std::{coins, Addr, Decimal256, Uint128};
 use futures_util::StreamExt as _;
 use kumo::market::{self, Lease};
 use kumo::{governance, Denom, DeploymentId, LeaseId};
-use kumo_chain::{Client, ClientConfig, Key, KumoContracts};
+use kumo_chain::{Client, Key, KumoContracts};
 use kumo_provider::backend::{
     Backend, BackendError, BoxFuture, DeployOutcome, DeployedLease, EventStream, Group,
     LeaseStatus, LogLine, LogOptions, LogSource, LogStream, ReplicaState, ReplicaStatus,
@@ -29,64 +28,6 @@ use kumo_provider::gateway::{
 use kumo_provider::inventory::{Inventory, InventoryConfig, NodeCapacity};
 use predicates::str::contains;
 use serde_json::Value;
-
-const DEV_MNEMONIC: &str =
-    "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
-const PASSWORD: &str = "test password";
-
-fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(rel)
-}
-
-// ---------------------------------------------------------------------------------------------
-// A devnet child process.
-
-struct Devnet {
-    child: Child,
-    url: String,
-}
-
-impl Devnet {
-    /// Starts `kumo devnet` with its data in HOME/devnet and waits for the suite.
-    fn start(home: &Path) -> Devnet {
-        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("kumo"))
-            .args(["devnet", "--listen", "127.0.0.1:0", "--block-time", "0.05"])
-            .arg("--home")
-            .arg(home)
-            .arg("--artifacts")
-            .arg(repo("artifacts"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut url = None;
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            if let Some(rest) = line.split(" serving ").nth(1) {
-                url = Some(rest.split_whitespace().next().unwrap().to_string());
-            }
-            if line.starts_with("suite (") {
-                break;
-            }
-        }
-        // Keep draining so the child never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Devnet {
-            child,
-            url: url.expect("the devnet printed its URL"),
-        }
-    }
-}
-
-impl Drop for Devnet {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // The provider's side: a lease source over the chain and a fake backend.
@@ -285,70 +226,6 @@ impl Backend for FakeBackend {
     fn leases(&self) -> BoxFuture<'_, Result<Vec<DeployedLease>, BackendError>> {
         Box::pin(async move { Ok(vec![]) })
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Helpers that read like the scenario.
-
-struct Env {
-    home: tempfile::TempDir,
-    node: String,
-}
-
-impl Env {
-    fn kumo(&self) -> Command {
-        let mut c = Command::cargo_bin("kumo").unwrap();
-        c.arg("--home")
-            .arg(self.home.path())
-            .args(["--node", &self.node, "--yes"])
-            .env("KUMO_KEYRING_PASSWORD", PASSWORD)
-            .timeout(Duration::from_secs(120));
-        c
-    }
-
-    /// Runs `kumo --output json ARGS`, expects success, parses the one JSON document.
-    fn json(&self, args: &[&str]) -> Value {
-        let out = self
-            .kumo()
-            .args(["--output", "json"])
-            .args(args)
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone();
-        serde_json::from_slice(&out).unwrap_or_else(|e| {
-            panic!(
-                "kumo {args:?} printed no single JSON document ({e}):\n{}",
-                String::from_utf8_lossy(&out)
-            )
-        })
-    }
-
-    fn text(&self, args: &[&str]) -> String {
-        let out = self
-            .kumo()
-            .args(args)
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone();
-        String::from_utf8(out).unwrap()
-    }
-}
-
-fn client(url: &str) -> Client {
-    Client::new(
-        url,
-        ClientConfig {
-            prefix: "kumo".into(),
-            gas_price_amount: 0.0,
-            gas_denom: "ukumo".into(),
-            gas_adjustment: 1.4,
-        },
-    )
-    .unwrap()
 }
 
 #[test]
