@@ -1,10 +1,8 @@
 //! What a message brought: native coins in `info.funds`, or a CW20 `Send` through `Receive`.
 
-use cosmwasm_std::{
-    to_json_binary, Addr, BankMsg, Coin, CosmosMsg, MessageInfo, StdResult, Uint128, WasmMsg,
-};
-use cw20::Cw20ExecuteMsg;
+use cosmwasm_std::{Addr, BankMsg, Coin, CosmosMsg, MessageInfo, StdResult, Uint128, WasmMsg};
 use kumo::escrow;
+use kumo::json::{cw20_send, cw20_transfer, to_binary};
 use kumo::Denom;
 
 use crate::error::ContractError;
@@ -39,17 +37,13 @@ impl Incoming {
         Ok(match &self.denom {
             Denom::Native(denom) => WasmMsg::Execute {
                 contract_addr: escrow_addr.to_string(),
-                msg: to_json_binary(native)?,
+                msg: to_binary(native)?,
                 funds: vec![Coin::new(self.amount, denom.clone())],
             }
             .into(),
             Denom::Cw20(token) => WasmMsg::Execute {
                 contract_addr: token.to_string(),
-                msg: to_json_binary(&Cw20ExecuteMsg::Send {
-                    contract: escrow_addr.to_string(),
-                    amount: self.amount,
-                    msg: to_json_binary(cw20)?,
-                })?,
+                msg: cw20_send(escrow_addr, self.amount, to_binary(cw20)?),
                 funds: vec![],
             }
             .into(),
@@ -67,10 +61,7 @@ pub fn send(denom: &Denom, to: &Addr, amount: Uint128) -> StdResult<CosmosMsg> {
         .into(),
         Denom::Cw20(token) => WasmMsg::Execute {
             contract_addr: token.to_string(),
-            msg: to_json_binary(&Cw20ExecuteMsg::Transfer {
-                recipient: to.to_string(),
-                amount,
-            })?,
+            msg: cw20_transfer(to, amount),
             funds: vec![],
         }
         .into(),
@@ -81,7 +72,7 @@ pub fn send(denom: &Denom, to: &Addr, amount: Uint128) -> StdResult<CosmosMsg> {
 pub fn escrow_call(escrow_addr: &Addr, msg: &escrow::ExecuteMsg) -> StdResult<CosmosMsg> {
     Ok(WasmMsg::Execute {
         contract_addr: escrow_addr.to_string(),
-        msg: to_json_binary(msg)?,
+        msg: to_binary(msg)?,
         funds: vec![],
     }
     .into())

@@ -1,8 +1,9 @@
 //! Queries. Every list takes `start_after` and `limit` (default [`DEFAULT_LIMIT`], at most
 //! [`MAX_LIMIT`]).
 
-use cosmwasm_std::{to_json_binary, Binary, Deps, Env, Order as IterOrder, StdError, StdResult};
+use cosmwasm_std::{Binary, Deps, Env, Order as IterOrder, StdError, StdResult};
 use cw_storage_plus::Bound;
+use kumo::json::to_binary;
 use kumo::market::{
     BidResponse, BidsResponse, ConfigResponse, DeploymentResponse, DeploymentsResponse,
     GroupResponse, LeaseResponse, LeasesResponse, OrderResponse, OrdersResponse,
@@ -18,14 +19,28 @@ use crate::state::{
 pub const DEFAULT_LIMIT: u32 = 10;
 pub const MAX_LIMIT: u32 = 30;
 
+/// The items of a page, or the first error: a loop, smaller wasm per item type than
+/// `collect::<StdResult<Vec<_>>>()`.
+trait Page<T>: Iterator<Item = StdResult<T>> + Sized {
+    fn page(self) -> StdResult<Vec<T>> {
+        let mut out = Vec::new();
+        for item in self {
+            out.push(item?);
+        }
+        Ok(out)
+    }
+}
+
+impl<T, I: Iterator<Item = StdResult<T>>> Page<T> for I {}
+
 fn limit(l: Option<u32>) -> usize {
     l.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT) as usize
 }
 
 pub fn dispatch(deps: Deps, _env: Env, msg: QueryMsg) -> StdResult<Binary> {
     match msg {
-        QueryMsg::Config {} => to_json_binary(&config(deps)?),
-        QueryMsg::Deployment { id } => to_json_binary(&deployment(deps, &id)?),
+        QueryMsg::Config {} => to_binary(&config(deps)?),
+        QueryMsg::Deployment { id } => to_binary(&deployment(deps, &id)?),
         QueryMsg::Deployments {
             owner,
             start_after,
@@ -41,15 +56,15 @@ pub fn dispatch(deps: Deps, _env: Env, msg: QueryMsg) -> StdResult<Binary> {
                 )
                 .take(limit(l))
                 .map(|r| r.map(|(dseq, d)| d.restore(DeploymentId::new(owner.clone(), dseq))))
-                .collect::<StdResult<_>>()?;
-            to_json_binary(&DeploymentsResponse { deployments })
+                .page()?;
+            to_binary(&DeploymentsResponse { deployments })
         }
-        QueryMsg::Group { id } => to_json_binary(&GroupResponse {
+        QueryMsg::Group { id } => to_binary(&GroupResponse {
             group: load_group(deps, &id)?,
         }),
         QueryMsg::Order { id } => {
             let order = store::order(deps.storage, &id)?.ok_or_else(|| not_found("order", &id))?;
-            to_json_binary(&OrderResponse {
+            to_binary(&OrderResponse {
                 order,
                 group: load_group(deps, &id.group())?,
             })
@@ -70,10 +85,10 @@ pub fn dispatch(deps: Deps, _env: Env, msg: QueryMsg) -> StdResult<Binary> {
                     let id = DeploymentId::new(owner, dseq).group(gseq).order(oseq);
                     store::order(deps.storage, &id)?.ok_or_else(|| not_found("order", &id))
                 })
-                .collect::<StdResult<_>>()?;
-            to_json_binary(&OrdersResponse { orders })
+                .page()?;
+            to_binary(&OrdersResponse { orders })
         }
-        QueryMsg::Bid { id } => to_json_binary(&BidResponse {
+        QueryMsg::Bid { id } => to_binary(&BidResponse {
             bid: store::bid(deps.storage, &id)?.ok_or_else(|| not_found("bid", &id))?,
         }),
         QueryMsg::Bids {
@@ -86,8 +101,8 @@ pub fn dispatch(deps: Deps, _env: Env, msg: QueryMsg) -> StdResult<Binary> {
                 .transpose()?;
             let bids = store::bids_of(deps.storage, &order, start)
                 .take(limit(l))
-                .collect::<StdResult<_>>()?;
-            to_json_binary(&BidsResponse { bids })
+                .page()?;
+            to_binary(&BidsResponse { bids })
         }
         QueryMsg::ProviderBids {
             provider,
@@ -103,10 +118,10 @@ pub fn dispatch(deps: Deps, _env: Env, msg: QueryMsg) -> StdResult<Binary> {
                     let id = bid_of(&provider, r?.1);
                     store::bid(deps.storage, &id)?.ok_or_else(|| not_found("bid", &id))
                 })
-                .collect::<StdResult<_>>()?;
-            to_json_binary(&BidsResponse { bids })
+                .page()?;
+            to_binary(&BidsResponse { bids })
         }
-        QueryMsg::Lease { id } => to_json_binary(&LeaseResponse {
+        QueryMsg::Lease { id } => to_binary(&LeaseResponse {
             lease: store::lease(deps.storage, &id)?.ok_or_else(|| not_found("lease", &id))?,
         }),
         QueryMsg::OwnerLeases {
@@ -129,8 +144,8 @@ pub fn dispatch(deps: Deps, _env: Env, msg: QueryMsg) -> StdResult<Binary> {
                         )
                     })
                 })
-                .collect::<StdResult<_>>()?;
-            to_json_binary(&LeasesResponse { leases })
+                .page()?;
+            to_binary(&LeasesResponse { leases })
         }
         QueryMsg::ProviderLeases {
             provider,
@@ -146,15 +161,15 @@ pub fn dispatch(deps: Deps, _env: Env, msg: QueryMsg) -> StdResult<Binary> {
                     let id = bid_of(&provider, r?.1);
                     store::lease(deps.storage, &id)?.ok_or_else(|| not_found("lease", &id))
                 })
-                .collect::<StdResult<_>>()?;
-            to_json_binary(&LeasesResponse { leases })
+                .page()?;
+            to_binary(&LeasesResponse { leases })
         }
         QueryMsg::ProviderStats { provider } => {
             let provider = deps.api.addr_validate(&provider)?;
             let s = PROVIDER_STATS
                 .may_load(deps.storage, &provider)?
                 .unwrap_or_default();
-            to_json_binary(&ProviderStatsResponse::from(s))
+            to_binary(&ProviderStatsResponse::from(s))
         }
     }
 }

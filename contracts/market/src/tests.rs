@@ -6,11 +6,13 @@ use cosmwasm_std::testing::{
     message_info, mock_dependencies, mock_env, MockApi, MockQuerier, MockStorage,
 };
 use cosmwasm_std::{
-    coin, coins, from_json, to_json_binary, Addr, ContractResult, CosmosMsg, Decimal256, Env,
-    HexBinary, OwnedDeps, Response, SystemResult, Timestamp, Uint128, Uint64, WasmMsg, WasmQuery,
+    coin, coins, from_json, to_json_binary, to_json_vec, Addr, Binary, ContractResult, CosmosMsg,
+    Decimal256, DepsMut, Env, HexBinary, MessageInfo, OwnedDeps, Response, StdResult, SystemResult,
+    Timestamp, Uint128, Uint64, WasmMsg, WasmQuery,
 };
 use kumo::attributes::{PlacementRequirements, SignedBy};
 use kumo::escrow::{self, AccountId, EscrowCallback};
+use kumo::json::{FromJson, Msg};
 use kumo::market::*;
 use kumo::registry::{Provider, ProviderInfo, ProviderStatus};
 use kumo::{
@@ -18,12 +20,48 @@ use kumo::{
     ResourceUnit, Resources, StorageVolume,
 };
 
-use crate::contract::{execute, instantiate, query};
+use crate::contract;
 use crate::error::ContractError;
 
 type Deps = OwnedDeps<MockStorage, MockApi, MockQuerier>;
 
 const DENOM: &str = "ukumo";
+
+/// A message as the contract receives it: decoded from its JSON by `kumo::json`, which must
+/// give back the message (and agree with the derived `Deserialize`) for every message the tests
+/// send.
+fn json<M>(msg: &M) -> Msg<M>
+where
+    M: serde::Serialize + serde::de::DeserializeOwned + FromJson + PartialEq + std::fmt::Debug,
+{
+    let bytes = to_json_vec(msg).unwrap();
+    assert_eq!(&from_json::<M>(&bytes).unwrap(), msg);
+    let decoded: Msg<M> = from_json(&bytes).unwrap();
+    assert_eq!(&decoded.0, msg);
+    decoded
+}
+
+fn instantiate(
+    deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    msg: InstantiateMsg,
+) -> Result<Response, ContractError> {
+    contract::instantiate(deps, env, info, json(&msg))
+}
+
+fn execute(
+    deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    msg: ExecuteMsg,
+) -> Result<Response, ContractError> {
+    contract::execute(deps, env, info, json(&msg))
+}
+
+fn query(deps: cosmwasm_std::Deps, env: Env, msg: QueryMsg) -> StdResult<Binary> {
+    contract::query(deps, env, json(&msg))
+}
 
 struct T {
     deps: Deps,
@@ -176,8 +214,13 @@ impl T {
         )
     }
 
-    fn q<R: serde::de::DeserializeOwned>(&self, msg: QueryMsg) -> R {
-        from_json(query(self.deps.as_ref(), self.env.clone(), msg).unwrap()).unwrap()
+    /// A query's response, checked to be byte for byte what the derived `Serialize` writes
+    /// (the contract writes it with `kumo::json::ToJson`).
+    fn q<R: serde::de::DeserializeOwned + serde::Serialize>(&self, msg: QueryMsg) -> R {
+        let bytes = query(self.deps.as_ref(), self.env.clone(), msg).unwrap();
+        let response = from_json(&bytes).unwrap();
+        assert_eq!(to_json_vec(&response).unwrap(), bytes.as_slice());
+        response
     }
 
     fn deploy(&mut self, groups: Vec<GroupSpec>, auction: Option<u64>) -> DeploymentId {
@@ -1200,7 +1243,7 @@ fn config_changes_only_by_the_owner_and_migrate_keeps_the_name() {
             .unwrap_err(),
         ContractError::InvalidParams { .. }
     ));
-    let res = crate::contract::migrate(t.deps.as_mut(), t.env.clone(), MigrateMsg {}).unwrap();
+    let res = contract::migrate(t.deps.as_mut(), t.env.clone(), json(&MigrateMsg {})).unwrap();
     assert!(res.attributes.iter().any(|a| a.key == "to_version"));
 }
 

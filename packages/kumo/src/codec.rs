@@ -28,11 +28,11 @@ pub trait Encode {
 
 /// Reads a value back from its binary form.
 pub trait Decode: Sized {
-    fn decode(r: &mut Reader) -> StdResult<Self>;
+    fn decode(r: &mut Reader) -> DecodeResult<Self>;
 
     /// The value at the start of `bytes`; trailing bytes (fields a reader skips) are ignored.
     fn from_bytes(bytes: &[u8]) -> StdResult<Self> {
-        Self::decode(&mut Reader { buf: bytes })
+        Ok(Self::decode(&mut Reader { buf: bytes })?)
     }
 }
 
@@ -41,18 +41,31 @@ pub struct Reader<'a> {
     buf: &'a [u8],
 }
 
-fn truncated() -> StdError {
-    StdError::generic_err("stored record: truncated or malformed")
+/// Why a stored record does not decode. Small (unlike `StdError`, which every field's `?` would
+/// move): it becomes a `StdError` in [`Decode::from_bytes`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Malformed(pub &'static str);
+
+pub type DecodeResult<T> = Result<T, Malformed>;
+
+impl From<Malformed> for StdError {
+    fn from(e: Malformed) -> Self {
+        StdError::generic_err(e.0)
+    }
+}
+
+fn truncated() -> Malformed {
+    Malformed("stored record: truncated or malformed")
 }
 
 impl<'a> Reader<'a> {
-    pub fn byte(&mut self) -> StdResult<u8> {
+    pub fn byte(&mut self) -> DecodeResult<u8> {
         let (&b, rest) = self.buf.split_first().ok_or_else(truncated)?;
         self.buf = rest;
         Ok(b)
     }
 
-    pub fn bytes(&mut self, n: usize) -> StdResult<&'a [u8]> {
+    pub fn bytes(&mut self, n: usize) -> DecodeResult<&'a [u8]> {
         if self.buf.len() < n {
             return Err(truncated());
         }
@@ -62,7 +75,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A LEB128 varint of at most 128 bits.
-    pub fn varint(&mut self) -> StdResult<u128> {
+    pub fn varint(&mut self) -> DecodeResult<u128> {
         let mut value = 0u128;
         // At most 19 bytes of 7 bits hold 128 bits: bounded.
         for shift in (0..128).step_by(7) {
@@ -101,7 +114,7 @@ macro_rules! varint_int {
             }
         }
         impl Decode for $t {
-            fn decode(r: &mut Reader) -> StdResult<Self> {
+            fn decode(r: &mut Reader) -> DecodeResult<Self> {
                 <$t>::try_from(r.varint()?).map_err(|_| truncated())
             }
         }
@@ -116,7 +129,7 @@ impl Encode for bool {
 }
 
 impl Decode for bool {
-    fn decode(r: &mut Reader) -> StdResult<Self> {
+    fn decode(r: &mut Reader) -> DecodeResult<Self> {
         Ok(r.byte()? != 0)
     }
 }
@@ -141,7 +154,7 @@ impl Encode for String {
 }
 
 impl Decode for String {
-    fn decode(r: &mut Reader) -> StdResult<Self> {
+    fn decode(r: &mut Reader) -> DecodeResult<Self> {
         let n = usize::try_from(r.varint()?).map_err(|_| truncated())?;
         String::from_utf8(r.bytes(n)?.to_vec()).map_err(|_| truncated())
     }
@@ -154,7 +167,7 @@ impl Encode for Addr {
 }
 
 impl Decode for Addr {
-    fn decode(r: &mut Reader) -> StdResult<Self> {
+    fn decode(r: &mut Reader) -> DecodeResult<Self> {
         // Only addresses the contract validated before storing them are read back.
         Ok(Addr::unchecked(String::decode(r)?))
     }
@@ -167,7 +180,7 @@ impl Encode for HexBinary {
 }
 
 impl Decode for HexBinary {
-    fn decode(r: &mut Reader) -> StdResult<Self> {
+    fn decode(r: &mut Reader) -> DecodeResult<Self> {
         let n = usize::try_from(r.varint()?).map_err(|_| truncated())?;
         Ok(HexBinary::from(r.bytes(n)?))
     }
@@ -180,7 +193,7 @@ impl Encode for cosmwasm_std::Binary {
 }
 
 impl Decode for cosmwasm_std::Binary {
-    fn decode(r: &mut Reader) -> StdResult<Self> {
+    fn decode(r: &mut Reader) -> DecodeResult<Self> {
         Ok(HexBinary::decode(r)?.to_vec().into())
     }
 }
@@ -192,7 +205,7 @@ impl Encode for Uint128 {
 }
 
 impl Decode for Uint128 {
-    fn decode(r: &mut Reader) -> StdResult<Self> {
+    fn decode(r: &mut Reader) -> DecodeResult<Self> {
         Ok(Uint128::new(u128::decode(r)?))
     }
 }
@@ -204,7 +217,7 @@ impl Encode for Uint64 {
 }
 
 impl Decode for Uint64 {
-    fn decode(r: &mut Reader) -> StdResult<Self> {
+    fn decode(r: &mut Reader) -> DecodeResult<Self> {
         Ok(Uint64::new(u64::decode(r)?))
     }
 }
@@ -221,7 +234,7 @@ impl Encode for Decimal256 {
 }
 
 impl Decode for Decimal256 {
-    fn decode(r: &mut Reader) -> StdResult<Self> {
+    fn decode(r: &mut Reader) -> DecodeResult<Self> {
         let n = usize::from(r.byte()?);
         if n > 32 {
             return Err(truncated());
@@ -239,7 +252,7 @@ impl Encode for Decimal {
 }
 
 impl Decode for Decimal {
-    fn decode(r: &mut Reader) -> StdResult<Self> {
+    fn decode(r: &mut Reader) -> DecodeResult<Self> {
         Ok(Decimal::new(Uint128::decode(r)?))
     }
 }
@@ -251,7 +264,7 @@ impl Encode for Timestamp {
 }
 
 impl Decode for Timestamp {
-    fn decode(r: &mut Reader) -> StdResult<Self> {
+    fn decode(r: &mut Reader) -> DecodeResult<Self> {
         Ok(Timestamp::from_nanos(u64::decode(r)?))
     }
 }
@@ -269,7 +282,7 @@ impl<T: Encode> Encode for Option<T> {
 }
 
 impl<T: Decode> Decode for Option<T> {
-    fn decode(r: &mut Reader) -> StdResult<Self> {
+    fn decode(r: &mut Reader) -> DecodeResult<Self> {
         Ok(match r.byte()? {
             0 => None,
             _ => Some(T::decode(r)?),
@@ -287,7 +300,7 @@ impl<T: Encode> Encode for Vec<T> {
 }
 
 impl<T: Decode> Decode for Vec<T> {
-    fn decode(r: &mut Reader) -> StdResult<Self> {
+    fn decode(r: &mut Reader) -> DecodeResult<Self> {
         let n = r.varint()?;
         // Each element takes at least one byte: a corrupt length cannot allocate beyond the
         // input.
@@ -310,7 +323,7 @@ impl<A: Encode, B: Encode> Encode for (A, B) {
 }
 
 impl<A: Decode, B: Decode> Decode for (A, B) {
-    fn decode(r: &mut Reader) -> StdResult<Self> {
+    fn decode(r: &mut Reader) -> DecodeResult<Self> {
         Ok((A::decode(r)?, B::decode(r)?))
     }
 }
@@ -325,7 +338,7 @@ impl<A: Encode, B: Encode, C: Encode, D: Encode> Encode for (A, B, C, D) {
 }
 
 impl<A: Decode, B: Decode, C: Decode, D: Decode> Decode for (A, B, C, D) {
-    fn decode(r: &mut Reader) -> StdResult<Self> {
+    fn decode(r: &mut Reader) -> DecodeResult<Self> {
         Ok((A::decode(r)?, B::decode(r)?, C::decode(r)?, D::decode(r)?))
     }
 }
@@ -340,7 +353,7 @@ macro_rules! codec_struct {
             }
         }
         impl $crate::codec::Decode for $t {
-            fn decode(r: &mut $crate::codec::Reader) -> cosmwasm_std::StdResult<Self> {
+            fn decode(r: &mut $crate::codec::Reader) -> $crate::codec::DecodeResult<Self> {
                 Ok(Self { $( $f: $crate::codec::Decode::decode(r)?, )* })
             }
         }
@@ -359,11 +372,11 @@ macro_rules! codec_enum {
             }
         }
         impl $crate::codec::Decode for $t {
-            fn decode(r: &mut $crate::codec::Reader) -> cosmwasm_std::StdResult<Self> {
+            fn decode(r: &mut $crate::codec::Reader) -> $crate::codec::DecodeResult<Self> {
                 let all = [$($t::$v),*];
-                all.get(usize::from(r.byte()?)).copied().ok_or_else(|| {
-                    cosmwasm_std::StdError::generic_err("stored record: unknown variant")
-                })
+                all.get(usize::from(r.byte()?))
+                    .copied()
+                    .ok_or($crate::codec::Malformed("stored record: unknown variant"))
             }
         }
     };
@@ -422,8 +435,7 @@ impl<T: Encode + Decode> PackedItem<T> {
         querier: &QuerierWrapper<Q>,
         contract: Addr,
     ) -> StdResult<Option<T>> {
-        querier
-            .query_wasm_raw(contract, self.key.as_bytes())?
+        crate::entry::raw_query(querier, contract, self.key.as_bytes())?
             .map(|v| T::from_bytes(&v))
             .transpose()
     }
@@ -478,8 +490,7 @@ impl<'a, K: PrimaryKey<'a>, T: Encode + Decode> PackedMap<K, T> {
         contract: Addr,
         k: K,
     ) -> StdResult<Option<T>> {
-        querier
-            .query_wasm_raw(contract, self.key(k))?
+        crate::entry::raw_query(querier, contract, &self.key(k))?
             .map(|v| T::from_bytes(&v))
             .transpose()
     }
@@ -571,7 +582,7 @@ impl Encode for crate::Denom {
 }
 
 impl Decode for crate::Denom {
-    fn decode(r: &mut Reader) -> StdResult<Self> {
+    fn decode(r: &mut Reader) -> DecodeResult<Self> {
         Ok(match r.byte()? {
             0 => crate::Denom::Native(String::decode(r)?),
             _ => crate::Denom::Cw20(Addr::decode(r)?),

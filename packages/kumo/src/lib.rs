@@ -10,10 +10,12 @@
 pub mod attributes;
 pub mod codec;
 pub mod deployment;
+pub mod entry;
 pub mod escrow;
 pub mod funds;
 pub mod governance;
 pub mod ids;
+pub mod json;
 pub mod market;
 pub mod matching;
 pub mod registry;

@@ -711,3 +711,202 @@ pub struct LeaseRecord {
     /// Closed because the provider was absent (20001).
     pub closed_absent: u64,
 }
+
+// The market's messages, decoded through `crate::json` (one JSON visitor instead of one per type).
+crate::json_struct!(MarketParams {
+    block_time_ms,
+    order_max_bids,
+    bid_min_deposits,
+    max_groups,
+    min_reclamation_window,
+    max_reclamation_window,
+    max_auction_window
+});
+crate::json_struct!(InstantiateMsg {
+    owner,
+    registry,
+    escrow,
+    staking,
+    guardian,
+    params
+});
+crate::json_struct!(NewDeployment {
+    groups,
+    version,
+    auction_window,
+    reclamation_min_window,
+    provider_record: default
+});
+crate::json_struct!(RecordRequirement {
+    min_leases_completed,
+    max_closed_by_provider,
+    max_slashes
+});
+crate::json_struct!(NewBid {
+    order,
+    price,
+    reclamation_window,
+    offer: default
+});
+crate::json_struct!(ResourceOffer { resource_id, count });
+crate::json_struct!(MigrateMsg {});
+crate::json_enum!(LeaseCloseReason {
+    "owner" => Owner,
+    "unstable" => Unstable,
+    "decommissioned" => Decommissioned,
+    "unspecified" => Unspecified,
+    "manifest_timeout" => ManifestTimeout,
+    "insufficient_funds" => InsufficientFunds,
+    "provider_absent" => ProviderAbsent,
+});
+crate::json_enum!(ExecuteMsg {
+    "create_deployment" => CreateDeployment(_),
+    "update_deployment" => UpdateDeployment { dseq, version },
+    "close_deployment" => CloseDeployment { dseq },
+    "close_group" => CloseGroup { dseq, gseq },
+    "pause_group" => PauseGroup { dseq, gseq },
+    "start_group" => StartGroup { dseq, gseq },
+    "create_bid" => CreateBid(_),
+    "close_bid" => CloseBid { bid, reason },
+    "create_lease" => CreateLease { bid },
+    "close_auction" => CloseAuction { order },
+    "close_lease" => CloseLease { lease },
+    "start_reclaim" => StartReclaim { lease, reason },
+    "close_absent_leases" => CloseAbsentLeases { provider, limit },
+    "withdraw_lease" => WithdrawLease { lease },
+    "deposit" => Deposit { deployment },
+    "receive" => Receive(_),
+    "escrow_callback" => EscrowCallback(_),
+    "update_config" => UpdateConfig { owner, registry, escrow, staking, guardian },
+    "update_params" => UpdateParams { params },
+    "pause" => Pause {},
+    "unpause" => Unpause {},
+});
+crate::json_enum!(ReceiveMsg {
+    "create_deployment" => CreateDeployment(_),
+    "create_bid" => CreateBid(_),
+    "deposit" => Deposit { deployment },
+});
+crate::json_enum!(QueryMsg {
+    "config" => Config {},
+    "deployment" => Deployment { id },
+    "deployments" => Deployments { owner, start_after, limit },
+    "group" => Group { id },
+    "order" => Order { id },
+    "open_orders" => OpenOrders { start_after, limit },
+    "bid" => Bid { id },
+    "bids" => Bids { order, start_after, limit },
+    "provider_bids" => ProviderBids { provider, start_after, limit },
+    "lease" => Lease { id },
+    "owner_leases" => OwnerLeases { owner, start_after, limit },
+    "provider_leases" => ProviderLeases { provider, start_after, limit },
+    "provider_stats" => ProviderStats { provider },
+});
+crate::json_enum!(DeploymentState {
+    "active" => Active,
+    "closed" => Closed,
+});
+crate::json_enum!(GroupState {
+    "open" => Open,
+    "paused" => Paused,
+    "insufficient_funds" => InsufficientFunds,
+    "closed" => Closed,
+});
+crate::json_enum!(OrderState {
+    "open" => Open,
+    "active" => Active,
+    "closed" => Closed,
+});
+crate::json_enum!(BidState {
+    "open" => Open,
+    "active" => Active,
+    "lost" => Lost,
+    "closed" => Closed,
+});
+crate::json_enum!(LeaseState {
+    "active" => Active,
+    "reclaiming" => Reclaiming,
+    "insufficient_funds" => InsufficientFunds,
+    "closed" => Closed,
+});
+
+// The market's query responses, written through `crate::json::ToJson`.
+crate::json_struct!(Deployment {
+    id,
+    state,
+    version,
+    denom,
+    groups,
+    auction_window,
+    reclamation_min_window,
+    provider_record,
+    created_at
+});
+crate::json_struct!(Group {
+    id,
+    state,
+    spec,
+    price,
+    last_oseq,
+    created_at
+});
+crate::json_struct!(Order {
+    id,
+    seq,
+    state,
+    price,
+    auction_ends_at,
+    reclamation_min_window,
+    bids,
+    created_at
+});
+crate::json_struct!(Bid {
+    id,
+    seq,
+    state,
+    price,
+    deposit,
+    reclamation_window,
+    created_at
+});
+crate::json_struct!(Lease {
+    id,
+    state,
+    price,
+    created_at,
+    closed_at,
+    close_reason,
+    reclamation_window,
+    reclaim_deadline
+});
+crate::json_struct!(ConfigResponse {
+    owner,
+    registry,
+    escrow,
+    staking,
+    guardian,
+    params,
+    paused
+});
+crate::json_struct!(DeploymentResponse { deployment, groups });
+crate::json_struct!(DeploymentsResponse { deployments });
+crate::json_struct!(GroupResponse { group });
+crate::json_struct!(OrderResponse { order, group });
+crate::json_struct!(OrdersResponse { orders });
+crate::json_struct!(BidResponse { bid });
+crate::json_struct!(BidsResponse { bids });
+crate::json_struct!(LeaseResponse { lease });
+crate::json_struct!(LeasesResponse { leases });
+crate::json_struct!(ProviderStatsResponse {
+    active_leases,
+    open_bids,
+    lease_rates,
+    bid_deposits,
+    record: default
+});
+crate::json_struct!(LeaseRecord {
+    completed,
+    closed_by_tenant,
+    closed_by_provider,
+    closed_absent
+});

@@ -280,7 +280,7 @@ impl crate::codec::Encode for ProviderStatus {
 }
 
 impl crate::codec::Decode for ProviderStatus {
-    fn decode(r: &mut crate::codec::Reader) -> cosmwasm_std::StdResult<Self> {
+    fn decode(r: &mut crate::codec::Reader) -> crate::codec::DecodeResult<Self> {
         Ok(match r.byte()? {
             0 => ProviderStatus::Active,
             _ => ProviderStatus::Deregistering {

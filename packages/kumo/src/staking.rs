@@ -361,3 +361,75 @@ pub fn refusal(
     let needed = bond_for(params, stats)?;
     Ok((b.bonded < needed).then(|| format!("bond {} is below the {} required", b.bonded, needed)))
 }
+
+// The responses the market reads, decoded through `crate::json`.
+crate::json_struct!(UnbondingEntry { amount, release_at });
+crate::json_struct!(Reputation {
+    slashes,
+    absences,
+    disputes_lost,
+    disputes_dismissed
+});
+crate::json_struct!(ProviderBond {
+    provider,
+    bonded,
+    unbonding,
+    last_heartbeat,
+    jailed_until,
+    reputation
+});
+crate::json_struct!(CompensationPool {
+    provider,
+    remaining,
+    per_lease,
+    leases_left
+});
+crate::json_struct!(ProviderBondResponse { bond, required });
+crate::json_struct!(BidEligibilityResponse {
+    eligible,
+    reason,
+    reputation
+});
+crate::json_struct!(CompensationPoolResponse { pool });
+
+// The message the market sends, written through `crate::json::ToJson`.
+crate::json_struct!(StakingParams {
+    bond_denom,
+    min_bond,
+    bond_ratio,
+    bond_window,
+    unbonding_period,
+    max_unbonding_entries,
+    attendance_period,
+    grace_periods,
+    slash_fraction,
+    reporter_share,
+    compensation_share,
+    jail_duration,
+    dispute_deposit,
+    dispute_timeout
+});
+crate::json_enum!(ExecuteMsg {
+    "bond" => Bond {},
+    "unbond" => Unbond { amount },
+    "claim" => Claim {},
+    "heartbeat" => Heartbeat {},
+    "report_absence" => ReportAbsence { provider },
+    "unjail" => Unjail {},
+    "open_dispute" => OpenDispute { lease, evidence },
+    "answer_dispute" => AnswerDispute { id, answer },
+    "resolve_dispute" => ResolveDispute { id, slash },
+    "expire_dispute" => ExpireDispute { id },
+    "compensate_tenant" => CompensateTenant { provider, tenant },
+    "sweep_compensation" => SweepCompensation { provider },
+    "receive" => Receive(_),
+    "update_config" => UpdateConfig { owner, market, treasury, arbiter, params },
+});
+crate::json_enum!(QueryMsg {
+    "config" => Config {},
+    "provider" => Provider { provider },
+    "bid_eligibility" => BidEligibility { provider },
+    "compensation" => Compensation { provider },
+    "dispute" => Dispute { id },
+    "disputes" => Disputes { start_after, limit },
+});

@@ -248,7 +248,8 @@ fn check_record(
         }
     }
     if let (Some(max), Some(staking)) = (req.max_slashes, staking) {
-        let res: kumo::staking::BidEligibilityResponse = deps.querier.query_wasm_smart(
+        let res: kumo::staking::BidEligibilityResponse = kumo::json::query(
+            &deps.querier,
             staking,
             &kumo::staking::QueryMsg::BidEligibility {
                 provider: provider.to_string(),

@@ -248,13 +248,15 @@ pub fn close_absent_leases(
     let config = CONFIG.load(deps.storage)?;
     let staking = config.staking.clone().ok_or(ContractError::NoStaking)?;
     let provider = deps.api.addr_validate(&provider)?;
-    let pool: kumo::staking::CompensationPoolResponse = deps.querier.query_wasm_smart(
+    let pool: kumo::staking::CompensationPoolResponse = kumo::json::query(
+        &deps.querier,
         &staking,
         &kumo::staking::QueryMsg::Compensation {
             provider: provider.to_string(),
         },
     )?;
-    let bond: kumo::staking::ProviderBondResponse = deps.querier.query_wasm_smart(
+    let bond: kumo::staking::ProviderBondResponse = kumo::json::query(
+        &deps.querier,
         &staking,
         &kumo::staking::QueryMsg::Provider {
             provider: provider.to_string(),
@@ -296,7 +298,7 @@ pub fn close_absent_leases(
         fx.msgs.push(
             cosmwasm_std::WasmMsg::Execute {
                 contract_addr: staking.to_string(),
-                msg: cosmwasm_std::to_json_binary(&kumo::staking::ExecuteMsg::CompensateTenant {
+                msg: kumo::json::to_binary(&kumo::staking::ExecuteMsg::CompensateTenant {
                     provider: provider.to_string(),
                     tenant: id.owner.to_string(),
                 })?,

@@ -207,7 +207,7 @@ pub fn end_open_bids(
         fx.events.push(
             Event::new("bid_closed")
                 .add_attribute("bid", bid.id.to_string())
-                .add_attribute("state", format!("{state:?}").to_lowercase()),
+                .add_attribute("state", state_name(state)),
         );
     }
     Ok(())
@@ -385,6 +385,10 @@ pub fn staking_refusal(
     Ok(kumo::staking::refusal(&params, bond.as_ref(), &stats, now)?)
 }
 
+/// A state's variant name in lower case (`InsufficientFunds` is `insufficientfunds`). ASCII
+/// lowering: `str::to_lowercase` would bring Unicode's case tables into the wasm.
 pub fn state_name<T: std::fmt::Debug>(state: T) -> String {
-    format!("{state:?}").to_lowercase()
+    let mut name = format!("{state:?}");
+    name.make_ascii_lowercase();
+    name
 }

@@ -1,0 +1,298 @@
+//! Wasm exports without serde: what `cosmwasm_std::entry_point` generates, with the VM's JSON
+//! read and written by `crate::json` instead of `serde-json-wasm`.
+//!
+//! Why: the derived (de)serializers of `Env`, `MessageInfo`, `Response`, `QueryRequest` and the
+//! query results, and `serde-json-wasm` itself, were over 70 KB of each contract's wasm; the
+//! contracts must stay under 300 KiB. A contract opts in with [`exports!`]; the Rust entry
+//! points it exports are the same functions its tests and `cw-multi-test` call.
+//!
+//! The memory protocol is the VM's (interface version 8): each argument is a `Region` that
+//! `cosmwasm_std`'s exported `allocate` made, which the export takes ownership of; the result
+//! is returned as a new `Region` the VM frees with `deallocate`. `cosmwasm_std` still provides
+//! `allocate`, `deallocate`, `interface_version_8` and the storage, API and query imports.
+
+use cosmwasm_std::{
+    Addr, ContractResult, CustomQuery, QuerierWrapper, StdError, StdResult, Storage, SystemResult,
+};
+
+#[cfg(target_arch = "wasm32")]
+pub use wasm::*;
+
+/// A raw read of another contract's storage (`None`: the key is not set), without serde: the
+/// request written and the result read by `crate::json`.
+pub fn raw_query<Q: CustomQuery>(
+    querier: &QuerierWrapper<Q>,
+    contract: Addr,
+    key: &[u8],
+) -> StdResult<Option<Vec<u8>>> {
+    let request = crate::json::vm::raw_query_request(contract.as_str(), key);
+    match querier.raw_query(&request) {
+        SystemResult::Ok(ContractResult::Ok(value)) => {
+            Ok((!value.is_empty()).then(|| value.into()))
+        }
+        SystemResult::Ok(ContractResult::Err(e)) => Err(StdError::generic_err(
+            ["raw query of ", contract.as_str(), ": ", &e].concat(),
+        )),
+        SystemResult::Err(e) => Err(StdError::generic_err(
+            ["raw query of ", contract.as_str(), ": ", &e.to_string()].concat(),
+        )),
+    }
+}
+
+/// What `cw2` stores under `contract_info`: the contract's name and version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContractVersion {
+    pub contract: String,
+    pub version: String,
+}
+
+crate::json_struct!(ContractVersion { contract, version });
+
+const CONTRACT_INFO: &[u8] = b"contract_info";
+
+/// `cw2::set_contract_version`, the same bytes under the same key, through `crate::json`.
+pub fn set_contract_version(storage: &mut dyn Storage, contract: &str, version: &str) {
+    let mut out = Vec::new();
+    crate::json::ToJson::write_json(
+        &crate::json::Obj(&[("contract", &contract), ("version", &version)]),
+        &mut out,
+    );
+    storage.set(CONTRACT_INFO, &out);
+}
+
+/// `cw2::get_contract_version`, through `crate::json`.
+pub fn get_contract_version(storage: &dyn Storage) -> StdResult<ContractVersion> {
+    let bytes = storage
+        .get(CONTRACT_INFO)
+        .ok_or_else(|| StdError::not_found("contract_info"))?;
+    crate::json::FromJson::parse(&bytes)
+}
+
+#[cfg(target_arch = "wasm32")]
+mod wasm {
+    use cosmwasm_std::{
+        Binary, Deps, DepsMut, Env, ExternalApi, ExternalStorage, MessageInfo, QuerierWrapper,
+        Reply, Response,
+    };
+
+    use crate::json::{vm, FromJson};
+
+    /// The VM's view of a byte buffer in the contract's memory (`cosmwasm_std`'s `Region`).
+    #[repr(C)]
+    struct Region {
+        offset: u32,
+        capacity: u32,
+        length: u32,
+    }
+
+    extern "C" {
+        fn abort(source_ptr: u32);
+        fn query_chain(request: u32) -> u32;
+    }
+
+    /// Takes ownership of a region `allocate` made and the VM filled.
+    ///
+    /// # Safety
+    /// `ptr` must be a region from `allocate`, not used again.
+    unsafe fn take(ptr: u32) -> Vec<u8> {
+        let region = Box::from_raw(ptr as *mut Region);
+        Vec::from_raw_parts(
+            region.offset as *mut u8,
+            region.length as usize,
+            region.capacity as usize,
+        )
+    }
+
+    /// Hands `data` to the VM as a region it frees with `deallocate`.
+    fn give(mut data: Vec<u8>) -> u32 {
+        let region = Box::new(Region {
+            offset: data.as_mut_ptr() as u32,
+            capacity: data.capacity() as u32,
+            length: data.len() as u32,
+        });
+        std::mem::forget(data);
+        Box::into_raw(region) as u32
+    }
+
+    /// Panics abort with their message, as `cosmwasm_std`'s exports arrange (else the VM only sees
+    /// an `unreachable` trap).
+    fn install_panic_hook() {
+        std::panic::set_hook(Box::new(|info| {
+            let message = info.to_string();
+            let region = Region {
+                offset: message.as_ptr() as u32,
+                capacity: message.len() as u32,
+                length: message.len() as u32,
+            };
+            unsafe { abort(&region as *const Region as u32) };
+        }));
+    }
+
+    fn parse<T: FromJson>(bytes: &[u8]) -> Result<T, String> {
+        T::parse(bytes).map_err(|e| e.to_string())
+    }
+
+    /// Runs `f` with the chain's storage, API and querier.
+    fn with_deps<R>(f: impl FnOnce(DepsMut) -> R) -> R {
+        let mut storage = ExternalStorage::new();
+        let api = ExternalApi::new();
+        let querier = ChainQuerier;
+        f(DepsMut {
+            storage: &mut storage,
+            api: &api,
+            querier: QuerierWrapper::new(&querier),
+        })
+    }
+
+    type Exec<M, E> = fn(DepsMut, Env, MessageInfo, M) -> Result<Response, E>;
+
+    /// `instantiate` and `execute`.
+    pub fn run_with_info<M: FromJson, E: ToString>(
+        f: Exec<M, E>,
+        env: u32,
+        info: u32,
+        msg: u32,
+    ) -> u32 {
+        install_panic_hook();
+        let (env, info, msg) = unsafe { (take(env), take(info), take(msg)) };
+        let result = (|| {
+            let (env, info, msg) = (parse(&env)?, parse(&info)?, parse(&msg)?);
+            with_deps(|deps| f(deps, env, info, msg).map_err(|e| e.to_string()))
+        })();
+        give(vm::response_result(&result))
+    }
+
+    /// `migrate` (and `sudo`): no `MessageInfo`.
+    pub fn run<M: FromJson, E: ToString>(
+        f: fn(DepsMut, Env, M) -> Result<Response, E>,
+        env: u32,
+        msg: u32,
+    ) -> u32 {
+        install_panic_hook();
+        let (env, msg) = unsafe { (take(env), take(msg)) };
+        let result = (|| {
+            let (env, msg) = (parse(&env)?, parse(&msg)?);
+            with_deps(|deps| f(deps, env, msg).map_err(|e| e.to_string()))
+        })();
+        give(vm::response_result(&result))
+    }
+
+    /// `reply`.
+    pub fn reply<E: ToString>(
+        f: fn(DepsMut, Env, Reply) -> Result<Response, E>,
+        env: u32,
+        msg: u32,
+    ) -> u32 {
+        run(f, env, msg)
+    }
+
+    /// `query`.
+    pub fn query<M: FromJson, E: ToString>(
+        f: fn(Deps, Env, M) -> Result<Binary, E>,
+        env: u32,
+        msg: u32,
+    ) -> u32 {
+        install_panic_hook();
+        let (env, msg) = unsafe { (take(env), take(msg)) };
+        let result = (|| {
+            let (env, msg) = (parse(&env)?, parse(&msg)?);
+            with_deps(|deps| f(deps.as_ref(), env, msg).map_err(|e| e.to_string()))
+        })();
+        give(vm::binary_result(&result))
+    }
+
+    /// The chain's querier, its requests and results read without serde: `ExternalQuerier`'s
+    /// `raw_query` deserializes the result with serde (and a `dyn Querier` links it in).
+    pub struct ChainQuerier;
+
+    impl cosmwasm_std::Querier for ChainQuerier {
+        fn raw_query(&self, request: &[u8]) -> cosmwasm_std::QuerierResult {
+            let region = Region {
+                offset: request.as_ptr() as u32,
+                capacity: request.len() as u32,
+                length: request.len() as u32,
+            };
+            let response = unsafe { take(query_chain(&region as *const Region as u32)) };
+            vm::query_result(&response)
+        }
+    }
+}
+
+/// Exports a contract's entry points through this module. Each names the contract's Rust
+/// function; omit the ones it does not have.
+///
+/// ```ignore
+/// kumo::exports! {
+///     instantiate: crate::contract::instantiate,
+///     execute: crate::contract::execute,
+///     query: crate::contract::query,
+///     migrate: crate::contract::migrate,
+///     reply: crate::contract::reply,
+/// }
+/// ```
+#[macro_export]
+macro_rules! exports {
+    ($($kind:ident : $f:path),* $(,)?) => {
+        #[cfg(all(target_arch = "wasm32", not(feature = "library")))]
+        mod __kumo_exports {
+            $( $crate::exports!(@one $kind $f); )*
+        }
+    };
+    (@one instantiate $f:path) => {
+        #[no_mangle]
+        extern "C" fn instantiate(env: u32, info: u32, msg: u32) -> u32 {
+            $crate::entry::run_with_info($f, env, info, msg)
+        }
+    };
+    (@one execute $f:path) => {
+        #[no_mangle]
+        extern "C" fn execute(env: u32, info: u32, msg: u32) -> u32 {
+            $crate::entry::run_with_info($f, env, info, msg)
+        }
+    };
+    (@one query $f:path) => {
+        #[no_mangle]
+        extern "C" fn query(env: u32, msg: u32) -> u32 {
+            $crate::entry::query($f, env, msg)
+        }
+    };
+    (@one migrate $f:path) => {
+        #[no_mangle]
+        extern "C" fn migrate(env: u32, msg: u32) -> u32 {
+            $crate::entry::run($f, env, msg)
+        }
+    };
+    (@one reply $f:path) => {
+        #[no_mangle]
+        extern "C" fn reply(env: u32, msg: u32) -> u32 {
+            $crate::entry::reply($f, env, msg)
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use cosmwasm_std::testing::MockStorage;
+
+    use super::*;
+
+    #[test]
+    fn contract_versions_are_cw2s() {
+        let mut storage = MockStorage::new();
+        set_contract_version(&mut storage, "crates.io:kumo-x", "1.2.3");
+        let theirs = cw2::get_contract_version(&storage).unwrap();
+        assert_eq!(
+            (theirs.contract.as_str(), theirs.version.as_str()),
+            ("crates.io:kumo-x", "1.2.3")
+        );
+        cw2::set_contract_version(&mut storage, "other\"", "0.1").unwrap();
+        assert_eq!(
+            get_contract_version(&storage).unwrap(),
+            ContractVersion {
+                contract: "other\"".into(),
+                version: "0.1".into()
+            }
+        );
+        assert!(get_contract_version(&MockStorage::new()).is_err());
+    }
+}
