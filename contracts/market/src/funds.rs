@@ -31,7 +31,7 @@ impl Incoming {
     pub fn forward(
         &self,
         escrow_addr: &Addr,
-        native: &escrow::ExecuteMsg,
+        native: &escrow::MarketCall,
         cw20: &escrow::ReceiveMsg,
     ) -> StdResult<CosmosMsg> {
         Ok(match &self.denom {
@@ -69,7 +69,7 @@ pub fn send(denom: &Denom, to: &Addr, amount: Uint128) -> StdResult<CosmosMsg> {
 }
 
 /// A message to the escrow that carries no funds.
-pub fn escrow_call(escrow_addr: &Addr, msg: &escrow::ExecuteMsg) -> StdResult<CosmosMsg> {
+pub fn escrow_call(escrow_addr: &Addr, msg: &escrow::MarketCall) -> StdResult<CosmosMsg> {
     Ok(WasmMsg::Execute {
         contract_addr: escrow_addr.to_string(),
         msg: to_binary(msg)?,

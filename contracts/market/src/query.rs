@@ -9,7 +9,7 @@ use kumo::market::{
     GroupResponse, LeaseResponse, LeasesResponse, OrderResponse, OrdersResponse,
     ProviderStatsResponse, QueryMsg,
 };
-use kumo::{BidId, DeploymentId, GroupId};
+use kumo::{DeploymentId, GroupId};
 
 use crate::state::{bid_of, order_key, store};
 use crate::state::{
@@ -110,12 +110,13 @@ pub fn dispatch(deps: Deps, _env: Env, msg: QueryMsg) -> StdResult<Binary> {
             limit: l,
         } => {
             let provider = deps.api.addr_validate(&provider)?;
-            let start = bid_seq(deps, start_after)?;
+            // The cursor is a key, not a lookup: it works after its bid was deleted.
+            let start = start_after.map(|id| order_key(&id.order()));
             let bids = PROVIDER_BIDS
                 .prefix_range(deps.storage, provider.clone(), start, IterOrder::Ascending)
                 .take(limit(l))
                 .map(|r| {
-                    let id = bid_of(&provider, r?.1);
+                    let id = bid_of(&provider, r?.0);
                     store::bid(deps.storage, &id)?.ok_or_else(|| not_found("bid", &id))
                 })
                 .page()?;
@@ -153,12 +154,12 @@ pub fn dispatch(deps: Deps, _env: Env, msg: QueryMsg) -> StdResult<Binary> {
             limit: l,
         } => {
             let provider = deps.api.addr_validate(&provider)?;
-            let start = bid_seq(deps, start_after)?;
+            let start = start_after.map(|id| order_key(&id.order()));
             let leases = PROVIDER_LEASES
                 .prefix_range(deps.storage, provider.clone(), start, IterOrder::Ascending)
                 .take(limit(l))
                 .map(|r| {
-                    let id = bid_of(&provider, r?.1);
+                    let id = bid_of(&provider, r?.0);
                     store::lease(deps.storage, &id)?.ok_or_else(|| not_found("lease", &id))
                 })
                 .page()?;
@@ -201,15 +202,4 @@ fn deployment(deps: Deps, id: &DeploymentId) -> StdResult<DeploymentResponse> {
 
 fn load_group(deps: Deps, id: &GroupId) -> StdResult<kumo::market::Group> {
     store::group(deps.storage, id)?.ok_or_else(|| not_found("group", id))
-}
-
-/// Provider lists are ordered by bid number; `start_after` names a bid, so look its number up.
-fn bid_seq(deps: Deps, start_after: Option<BidId>) -> StdResult<Option<u64>> {
-    start_after
-        .map(|id| {
-            store::bid(deps.storage, &id)?
-                .map(|b| b.seq)
-                .ok_or_else(|| not_found("bid", &id))
-        })
-        .transpose()
 }

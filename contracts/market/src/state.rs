@@ -68,26 +68,30 @@ pub const ORDER_BIDS: PackedMap<u64, u32> = PackedMap::new("ob");
 /// Open orders, keyed by the order id itself (the value is empty) so that an `OpenOrders`
 /// cursor naming an order that has closed and been deleted since still has a place to resume.
 pub const OPEN_ORDERS: Map<OrderKey, ()> = Map::new("oo");
-/// Each provider's open bids by bid number; the value names the order (the key has the
-/// provider), so a bid id is not stored twice.
-pub const PROVIDER_BIDS: PackedMap<(Addr, u64), OrderRef> = PackedMap::new("pb");
-/// Each provider's leases that are not closed, by bid number.
-pub const PROVIDER_LEASES: PackedMap<(Addr, u64), OrderRef> = PackedMap::new("pl");
+/// Each provider's open bids, keyed by the provider and the order (the value is always `true`:
+/// the store takes no empty values): a `ProviderBids` cursor is the key itself, so it still
+/// resumes after its bid has closed and been deleted (bid numbers, the previous key, needed the
+/// deleted record to look up).
+pub const PROVIDER_BIDS: PackedMap<ProviderOrderKey, bool> = PackedMap::new("pb");
+/// Each provider's leases that are not closed, keyed as [`PROVIDER_BIDS`].
+pub const PROVIDER_LEASES: PackedMap<ProviderOrderKey, bool> = PackedMap::new("pl");
 
-/// An order id: owner, dseq, gseq, oseq.
-pub type OrderRef = (Addr, u64, u32, u32);
+/// A provider and an order: the key of its bid or lease in the provider's indexes.
+pub type ProviderOrderKey = (Addr, OrderKey);
 
-pub fn order_ref(id: &BidId) -> OrderRef {
-    (id.owner.clone(), id.dseq, id.gseq, id.oseq)
+pub fn provider_order_key(id: &BidId) -> ProviderOrderKey {
+    (id.provider.clone(), order_key(&id.order()))
 }
 
-/// The id of `provider`'s bid on the order `r` names.
-pub fn bid_of(provider: &Addr, r: OrderRef) -> BidId {
-    DeploymentId::new(r.0, r.1)
-        .group(r.2)
-        .order(r.3)
+/// The id of `provider`'s bid on the order `k` names.
+pub fn bid_of(provider: &Addr, k: OrderKey) -> BidId {
+    let ((owner, dseq), (gseq, oseq)) = k;
+    DeploymentId::new(owner, dseq)
+        .group(gseq)
+        .order(oseq)
         .bid(provider.clone())
 }
+
 pub use kumo::market::{ProviderStats, PROVIDER_STATS};
 
 pub fn deployment_key(id: &DeploymentId) -> DeploymentKey {

@@ -1217,6 +1217,73 @@ fn open_orders_resume_after_a_cursor_whose_order_was_closed_and_deleted() {
 }
 
 #[test]
+fn provider_lists_resume_after_a_cursor_whose_bid_or_lease_was_deleted() {
+    let mut t = setup();
+    let ds: Vec<_> = (0..4)
+        .map(|_| t.deploy(vec![spec("a", 60, &[])], None))
+        .collect();
+    let bids: Vec<_> = ds
+        .iter()
+        .map(|d| t.bid("p1", &d.group(1).order(1), 5).unwrap())
+        .collect();
+    let p1 = addr(&t.deps, "p1").to_string();
+    let first: BidsResponse = t.q(QueryMsg::ProviderBids {
+        provider: p1.clone(),
+        start_after: None,
+        limit: Some(2),
+    });
+    let cursor = first.bids[1].id.clone();
+    assert_eq!(cursor, bids[1]);
+    // The cursor's bid is withdrawn (and deleted) between two pages.
+    t.exec(
+        "p1",
+        ExecuteMsg::CloseBid {
+            bid: cursor.clone(),
+            reason: None,
+        },
+        &[],
+    )
+    .unwrap();
+    assert_eq!(t.bid_state(&cursor), None);
+    let rest: BidsResponse = t.q(QueryMsg::ProviderBids {
+        provider: p1.clone(),
+        start_after: Some(cursor),
+        limit: None,
+    });
+    let ids: Vec<_> = rest.bids.iter().map(|b| b.id.clone()).collect();
+    assert_eq!(ids, vec![bids[2].clone(), bids[3].clone()]);
+
+    // The same for leases: the cursor's lease closes (and is deleted) between two pages.
+    for b in [&bids[0], &bids[2], &bids[3]] {
+        t.exec("tenant", ExecuteMsg::CreateLease { bid: b.clone() }, &[])
+            .unwrap();
+    }
+    let first: LeasesResponse = t.q(QueryMsg::ProviderLeases {
+        provider: p1.clone(),
+        start_after: None,
+        limit: Some(2),
+    });
+    let cursor = first.leases[1].id.clone();
+    assert_eq!(cursor, bids[2]);
+    t.exec(
+        "tenant",
+        ExecuteMsg::CloseLease {
+            lease: cursor.clone(),
+        },
+        &[],
+    )
+    .unwrap();
+    assert!(t.lease(&cursor).is_none());
+    let rest: LeasesResponse = t.q(QueryMsg::ProviderLeases {
+        provider: p1,
+        start_after: Some(cursor),
+        limit: None,
+    });
+    let ids: Vec<_> = rest.leases.iter().map(|l| l.id.clone()).collect();
+    assert_eq!(ids, vec![bids[3].clone()]);
+}
+
+#[test]
 fn config_changes_only_by_the_owner_and_migrate_keeps_the_name() {
     let mut t = setup();
     assert!(matches!(

@@ -158,6 +158,46 @@ pub enum ExecuteMsg {
     Unpause {},
 }
 
+/// The escrow messages the market sends: these [`ExecuteMsg`] variants, same JSON (tested), as
+/// their own type so that the market's wasm writes these six only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MarketCall {
+    OpenAccount {
+        id: AccountId,
+        owner: String,
+        depositor: String,
+    },
+    OpenPayment {
+        account: AccountId,
+        lease: LeaseId,
+        payee: String,
+        rate: Decimal256,
+    },
+    ClosePayment {
+        lease: LeaseId,
+        refund_since: Option<Timestamp>,
+    },
+    CloseAccount {
+        id: AccountId,
+    },
+    Deposit {
+        id: AccountId,
+        depositor: Option<String>,
+    },
+    Withdraw {
+        lease: LeaseId,
+    },
+}
+
+crate::json_enum!(MarketCall {
+    "open_account" => OpenAccount { id, owner, depositor },
+    "open_payment" => OpenPayment { account, lease, payee, rate },
+    "close_payment" => ClosePayment { lease, refund_since: default },
+    "close_account" => CloseAccount { id },
+    "deposit" => Deposit { id, depositor },
+    "withdraw" => Withdraw { lease },
+});
+
 /// The `msg` of a CW20 `Send` to the escrow.
 #[cw_serde]
 pub enum ReceiveMsg {

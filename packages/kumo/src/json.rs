@@ -1354,6 +1354,102 @@ mod tests {
     }
 
     #[test]
+    fn market_calls_are_written_as_the_execute_messages() {
+        use crate::escrow::{self, AccountId};
+        use cosmwasm_std::{Addr, Decimal256, Timestamp};
+
+        let d = crate::DeploymentId::new(Addr::unchecked("t"), 1);
+        let lease = d.group(1).order(1).bid(Addr::unchecked("p"));
+        let id = AccountId::Deployment(d);
+        let pairs = [
+            (
+                escrow::MarketCall::OpenAccount {
+                    id: id.clone(),
+                    owner: "t".into(),
+                    depositor: "d\"".into(),
+                },
+                escrow::ExecuteMsg::OpenAccount {
+                    id: id.clone(),
+                    owner: "t".into(),
+                    depositor: "d\"".into(),
+                },
+            ),
+            (
+                escrow::MarketCall::OpenPayment {
+                    account: id.clone(),
+                    lease: lease.clone(),
+                    payee: "p".into(),
+                    rate: Decimal256::percent(3),
+                },
+                escrow::ExecuteMsg::OpenPayment {
+                    account: id.clone(),
+                    lease: lease.clone(),
+                    payee: "p".into(),
+                    rate: Decimal256::percent(3),
+                },
+            ),
+            (
+                escrow::MarketCall::ClosePayment {
+                    lease: lease.clone(),
+                    refund_since: Some(Timestamp::from_nanos(9)),
+                },
+                escrow::ExecuteMsg::ClosePayment {
+                    lease: lease.clone(),
+                    refund_since: Some(Timestamp::from_nanos(9)),
+                },
+            ),
+            (
+                escrow::MarketCall::ClosePayment {
+                    lease: lease.clone(),
+                    refund_since: None,
+                },
+                escrow::ExecuteMsg::ClosePayment {
+                    lease: lease.clone(),
+                    refund_since: None,
+                },
+            ),
+            (
+                escrow::MarketCall::CloseAccount { id: id.clone() },
+                escrow::ExecuteMsg::CloseAccount { id: id.clone() },
+            ),
+            (
+                escrow::MarketCall::Deposit {
+                    id: id.clone(),
+                    depositor: Some("x".into()),
+                },
+                escrow::ExecuteMsg::Deposit {
+                    id,
+                    depositor: Some("x".into()),
+                },
+            ),
+            (
+                escrow::MarketCall::Withdraw {
+                    lease: lease.clone(),
+                },
+                escrow::ExecuteMsg::Withdraw { lease },
+            ),
+        ];
+        for (call, msg) in &pairs {
+            assert_eq!(
+                to_binary(call).unwrap().as_slice(),
+                cosmwasm_std::to_json_vec(msg).unwrap()
+            );
+        }
+        let call = crate::staking::MarketCall::CompensateTenant {
+            provider: "p".into(),
+            tenant: "t".into(),
+        };
+        let msg = crate::staking::ExecuteMsg::CompensateTenant {
+            provider: "p".into(),
+            tenant: "t".into(),
+        };
+        assert_eq!(
+            to_binary(&call).unwrap().as_slice(),
+            cosmwasm_std::to_json_vec(&msg).unwrap()
+        );
+    }
+
+    #[test]
     fn sent_messages_are_written_as_derived() {
         use crate::escrow::{self, AccountId};
         use cosmwasm_std::{Addr, Decimal, Decimal256, Timestamp};

@@ -414,7 +414,8 @@ pub enum QueryMsg {
         start_after: Option<String>,
         limit: Option<u32>,
     },
-    /// One provider's bids that are still open.
+    /// One provider's bids that are still open, by order id. `start_after` is the last bid of
+    /// the previous page; it resumes after that bid's order even once the bid has closed.
     #[returns(BidsResponse)]
     ProviderBids {
         provider: String,
@@ -430,7 +431,7 @@ pub enum QueryMsg {
         start_after: Option<LeaseId>,
         limit: Option<u32>,
     },
-    /// A provider's leases that are not closed.
+    /// A provider's leases that are not closed, by order id (`start_after` as `ProviderBids`).
     #[returns(LeasesResponse)]
     ProviderLeases {
         provider: String,

@@ -188,6 +188,17 @@ pub struct Dispute {
     pub deadline: Timestamp,
 }
 
+/// The one staking message the market sends ([`ExecuteMsg::CompensateTenant`], same JSON; tested):
+/// its own type, so that the market's wasm writes this variant only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MarketCall {
+    CompensateTenant { provider: String, tenant: String },
+}
+
+crate::json_enum!(MarketCall {
+    "compensate_tenant" => CompensateTenant { provider, tenant },
+});
+
 #[cw_serde]
 #[derive(QueryResponses)]
 pub enum QueryMsg {

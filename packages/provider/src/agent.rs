@@ -41,7 +41,9 @@ use crate::journal::{Entry, Intent, IntentKind, IntentState, Journal, JournalErr
 
 /// Orders, bids and leases per query page (the market's maximum).
 const PAGE: u32 = 30;
-/// How often one listing may start over after its `start_after` object vanished mid-listing.
+/// How often one listing may start over after a page failed mid-listing. The market's cursors
+/// are keys (they resume after an item deleted since), so this only guards against a market
+/// that still looks its cursor up (an older deployment of it).
 const LIST_RESTARTS: usize = 3;
 /// The journal key of heartbeats (one at a time).
 const HEARTBEAT_KEY: &str = "heartbeat";
@@ -1410,8 +1412,8 @@ impl Agent {
         .await
     }
 
-    /// Every page of a market listing. A cursor that vanished between two pages (its item was
-    /// pruned) fails the query: the listing restarts from the beginning, a few times at most.
+    /// Every page of a market listing. Should a page fail after the first (a market that looks
+    /// its cursor up, and the item was pruned), the listing restarts, a few times at most.
     async fn list_all<R, T, K>(
         &self,
         query: impl Fn(Option<K>) -> market::QueryMsg,

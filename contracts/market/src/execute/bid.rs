@@ -13,7 +13,9 @@ use crate::execute::{
 };
 use crate::funds::Incoming;
 use crate::state::store;
-use crate::state::{bid_key, order_ref, BIDS, BID_SEQ, CONFIG, PROVIDER_BIDS, PROVIDER_STATS};
+use crate::state::{
+    bid_key, provider_order_key, BIDS, BID_SEQ, CONFIG, PROVIDER_BIDS, PROVIDER_STATS,
+};
 
 /// `MsgCreateBid`, with Akash's checks in Akash's order: deposit, bid count, one bid per
 /// provider, order open, price, offer, provider registered, attributes and auditors,
@@ -203,7 +205,7 @@ pub fn create(
     store::save_bid(deps.storage, &bid)?;
     order.bids += 1;
     store::save_order_bids(deps.storage, &order)?;
-    PROVIDER_BIDS.save(deps.storage, (provider.clone(), seq), &order_ref(&id))?;
+    PROVIDER_BIDS.save(deps.storage, provider_order_key(&id), &true)?;
     stats.open_bids += 1;
     stats.add_deposit(&funds.denom, funds.amount);
     PROVIDER_STATS.save(deps.storage, &provider, &stats)?;
@@ -290,7 +292,7 @@ pub fn close(
     match bid.state {
         BidState::Open => {
             BIDS.remove(deps.storage, bid_key(&id));
-            PROVIDER_BIDS.remove(deps.storage, (id.provider.clone(), bid.seq));
+            PROVIDER_BIDS.remove(deps.storage, provider_order_key(&id));
             // The slot frees up for another provider.
             let mut order = load_order(deps.storage, &id.order())?;
             order.bids = order.bids.saturating_sub(1);

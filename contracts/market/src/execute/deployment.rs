@@ -172,7 +172,7 @@ pub fn create(
     // The escrow account opens first: a deposit below its minimum fails the whole transaction.
     fx.msgs.push(funds.forward(
         &config.escrow,
-        &escrow::ExecuteMsg::OpenAccount {
+        &escrow::MarketCall::OpenAccount {
             id: AccountId::Deployment(id.clone()),
             owner: owner.to_string(),
             depositor: owner.to_string(),
@@ -271,7 +271,7 @@ pub fn close(
         }
     }
     delete_deployment(deps.storage, &mut fx, &id)?;
-    fx.escrow(&escrow::ExecuteMsg::CloseAccount {
+    fx.escrow(&escrow::MarketCall::CloseAccount {
         id: AccountId::Deployment(id.clone()),
     })?;
     Ok(fx
@@ -409,7 +409,7 @@ pub fn deposit(
     let account = AccountId::Deployment(id.clone());
     let msg = funds.forward(
         &config.escrow,
-        &escrow::ExecuteMsg::Deposit {
+        &escrow::MarketCall::Deposit {
             id: account.clone(),
             depositor: Some(funds.sender.to_string()),
         },

@@ -53,12 +53,8 @@ fn lease_bid(deps: DepsMut, fx: &mut Effects, mut bid: Bid) -> Result<Lease, Con
     )?;
     bid.state = BidState::Active;
     store::save_bid(deps.storage, &bid)?;
-    PROVIDER_BIDS.remove(deps.storage, (id.provider.clone(), bid.seq));
-    PROVIDER_LEASES.save(
-        deps.storage,
-        (id.provider.clone(), bid.seq),
-        &crate::state::order_ref(&id),
-    )?;
+    PROVIDER_BIDS.remove(deps.storage, crate::state::provider_order_key(&id));
+    PROVIDER_LEASES.save(deps.storage, crate::state::provider_order_key(&id), &true)?;
     order.state = OrderState::Active;
     order.bids = 0;
     store::save_order(deps.storage, &order, deployment.provider_record.is_some())?;
@@ -81,7 +77,7 @@ fn lease_bid(deps: DepsMut, fx: &mut Effects, mut bid: Bid) -> Result<Lease, Con
         s.active_leases += 1;
         s.add_rate(&deployment.denom, lease.price);
     })?;
-    fx.escrow(&escrow::ExecuteMsg::OpenPayment {
+    fx.escrow(&escrow::MarketCall::OpenPayment {
         account: AccountId::Deployment(id.deployment()),
         lease: id.clone(),
         payee: id.provider.to_string(),
@@ -277,7 +273,7 @@ pub fn close_absent_leases(
             cosmwasm_std::Order::Ascending,
         )
         .take(limit)
-        .map(|r| r.map(|(_, o)| crate::state::bid_of(&provider, o)))
+        .map(|r| r.map(|(k, _)| crate::state::bid_of(&provider, k)))
         .collect::<Result<_, _>>()?;
     let mut fx = Effects::new(config.escrow.clone(), env.block.time);
     for id in &ids {
@@ -298,7 +294,7 @@ pub fn close_absent_leases(
         fx.msgs.push(
             cosmwasm_std::WasmMsg::Execute {
                 contract_addr: staking.to_string(),
-                msg: kumo::json::to_binary(&kumo::staking::ExecuteMsg::CompensateTenant {
+                msg: kumo::json::to_binary(&kumo::staking::MarketCall::CompensateTenant {
                     provider: provider.to_string(),
                     tenant: id.owner.to_string(),
                 })?,
@@ -366,7 +362,7 @@ pub fn withdraw(deps: DepsMut, _info: MessageInfo, id: BidId) -> Result<Response
     }
     let msg = crate::funds::escrow_call(
         &config.escrow,
-        &escrow::ExecuteMsg::Withdraw { lease: id.clone() },
+        &escrow::MarketCall::Withdraw { lease: id.clone() },
     )?;
     Ok(Response::new()
         .add_message(msg)

@@ -41,7 +41,7 @@ impl Effects {
         }
     }
 
-    pub fn escrow(&mut self, msg: &escrow::ExecuteMsg) -> StdResult<()> {
+    pub fn escrow(&mut self, msg: &escrow::MarketCall) -> StdResult<()> {
         let m = escrow_call(&self.escrow, msg)?;
         self.msgs.push(m);
         Ok(())
@@ -198,7 +198,7 @@ pub fn end_open_bids(
         }
         // Terminal: the event is the record (AEP-79 REQ-EVM-029).
         BIDS.remove(storage, bid_key(&bid.id));
-        PROVIDER_BIDS.remove(storage, (bid.id.provider.clone(), bid.seq));
+        PROVIDER_BIDS.remove(storage, crate::state::provider_order_key(&bid.id));
         update_stats(storage, &bid.id.provider, |s| {
             s.open_bids = s.open_bids.saturating_sub(1);
             s.sub_deposit(&bid.deposit.denom, bid.deposit.amount);
@@ -252,7 +252,7 @@ pub fn end_lease(
     // Terminal: the lease and its bid are deleted once the events below are emitted; the escrow
     // closes the payment in the same transaction (AEP-79 REQ-EVM-029).
     LEASES.remove(storage, key);
-    PROVIDER_LEASES.remove(storage, (bid.id.provider.clone(), bid.seq));
+    PROVIDER_LEASES.remove(storage, crate::state::provider_order_key(&bid.id));
     bid.state = BidState::Closed;
     BIDS.remove(storage, bid_key(&bid.id));
     update_stats(storage, &bid.id.provider, |s| {
@@ -271,11 +271,11 @@ pub fn end_lease(
     })?;
     match end {
         LeaseEnd::InsufficientFunds => {}
-        LeaseEnd::Closed(_) => fx.escrow(&escrow::ExecuteMsg::ClosePayment {
+        LeaseEnd::Closed(_) => fx.escrow(&escrow::MarketCall::ClosePayment {
             lease: bid.id.clone(),
             refund_since: None,
         })?,
-        LeaseEnd::Absent { since } => fx.escrow(&escrow::ExecuteMsg::ClosePayment {
+        LeaseEnd::Absent { since } => fx.escrow(&escrow::MarketCall::ClosePayment {
             lease: bid.id.clone(),
             refund_since: Some(since),
         })?,
