@@ -4,12 +4,52 @@
 use cosmwasm_std::testing::{
     message_info, mock_dependencies, mock_env, MockApi, MockQuerier, MockStorage,
 };
-use cosmwasm_std::{coins, from_json, Binary, HexBinary, OwnedDeps, Response};
+use cosmwasm_std::{
+    coins, from_json, to_json_vec, Binary, DepsMut, Env, HexBinary, MessageInfo, OwnedDeps,
+    Response, StdResult,
+};
+use kumo::json::{FromJson, Msg};
 use kumo::registry::*;
 use kumo::Attribute;
 
-use crate::contract::{execute, instantiate, migrate, query};
+use crate::contract;
 use crate::error::ContractError;
+
+/// A message as the contract receives it: decoded from its JSON by `kumo::json`, which must
+/// give back the message (and agree with the derived `Deserialize`) for every message the tests
+/// send.
+fn json<M>(msg: &M) -> Msg<M>
+where
+    M: serde::Serialize + serde::de::DeserializeOwned + FromJson + PartialEq + std::fmt::Debug,
+{
+    let bytes = to_json_vec(msg).unwrap();
+    assert_eq!(&from_json::<M>(&bytes).unwrap(), msg);
+    let decoded: Msg<M> = from_json(&bytes).unwrap();
+    assert_eq!(&decoded.0, msg);
+    decoded
+}
+
+fn instantiate(
+    deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    msg: InstantiateMsg,
+) -> Result<Response, ContractError> {
+    contract::instantiate(deps, env, info, json(&msg))
+}
+
+fn execute(
+    deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    msg: ExecuteMsg,
+) -> Result<Response, ContractError> {
+    contract::execute(deps, env, info, json(&msg))
+}
+
+fn query(deps: cosmwasm_std::Deps, env: Env, msg: QueryMsg) -> StdResult<Binary> {
+    contract::query(deps, env, json(&msg))
+}
 
 type Deps = OwnedDeps<MockStorage, MockApi, MockQuerier>;
 
@@ -546,7 +586,7 @@ fn only_the_owner_changes_config_and_migrate_checks_the_name() {
         .unwrap_err(),
         ContractError::InvalidLimits { .. }
     ));
-    migrate(deps.as_mut(), mock_env(), MigrateMsg {}).unwrap();
+    contract::migrate(deps.as_mut(), mock_env(), json(&MigrateMsg {})).unwrap();
     cw2::set_contract_version(deps.as_mut().storage, "crates.io:other", "1.0.0").unwrap();
-    assert!(migrate(deps.as_mut(), mock_env(), MigrateMsg {}).is_err());
+    assert!(contract::migrate(deps.as_mut(), mock_env(), json(&MigrateMsg {})).is_err());
 }

@@ -1,6 +1,7 @@
 //! Queries; lists take `start_after` and `limit` (default 10, at most 30).
 
-use cosmwasm_std::{to_json_binary, Binary, Deps, Env, Order, StdError, StdResult};
+use cosmwasm_std::{Binary, Deps, Env, Order, StdError, StdResult};
+use kumo::json::to_binary;
 use kumo::staking::{
     BidEligibilityResponse, CompensationPoolResponse, ConfigResponse, DisputeResponse,
     DisputesResponse, ProviderBondResponse, QueryMsg,
@@ -19,7 +20,7 @@ fn std_err(e: crate::ContractError) -> StdError {
 pub fn dispatch(deps: Deps, env: Env, msg: QueryMsg) -> StdResult<Binary> {
     let config = CONFIG.load(deps.storage)?;
     match msg {
-        QueryMsg::Config {} => to_json_binary(&ConfigResponse {
+        QueryMsg::Config {} => to_binary(&ConfigResponse {
             arbiter: config.arbiter().clone(),
             owner: config.owner,
             market: config.market,
@@ -33,7 +34,7 @@ pub fn dispatch(deps: Deps, env: Env, msg: QueryMsg) -> StdResult<Binary> {
                 .ok_or_else(|| StdError::not_found(format!("bond of {provider}")))?;
             let stats = market_stats(deps, &config, &addr).map_err(std_err)?;
             let required = required(&config.params, &stats).map_err(std_err)?;
-            to_json_binary(&ProviderBondResponse { bond, required })
+            to_binary(&ProviderBondResponse { bond, required })
         }
         QueryMsg::BidEligibility { provider } => {
             let addr = deps.api.addr_validate(&provider)?;
@@ -44,7 +45,7 @@ pub fn dispatch(deps: Deps, env: Env, msg: QueryMsg) -> StdResult<Binary> {
             };
             let reason =
                 kumo::staking::refusal(&config.params, bond.as_ref(), &stats, env.block.time)?;
-            to_json_binary(&BidEligibilityResponse {
+            to_binary(&BidEligibilityResponse {
                 eligible: reason.is_none(),
                 reason,
                 reputation: bond.map(|b| b.reputation).unwrap_or_default(),
@@ -52,11 +53,11 @@ pub fn dispatch(deps: Deps, env: Env, msg: QueryMsg) -> StdResult<Binary> {
         }
         QueryMsg::Compensation { provider } => {
             let addr = deps.api.addr_validate(&provider)?;
-            to_json_binary(&CompensationPoolResponse {
+            to_binary(&CompensationPoolResponse {
                 pool: POOLS.may_load(deps.storage, addr)?,
             })
         }
-        QueryMsg::Dispute { id } => to_json_binary(&DisputeResponse {
+        QueryMsg::Dispute { id } => to_binary(&DisputeResponse {
             dispute: DISPUTES
                 .may_load(deps.storage, id)?
                 .ok_or_else(|| StdError::not_found(format!("dispute {id}")))?,
@@ -68,7 +69,7 @@ pub fn dispatch(deps: Deps, env: Env, msg: QueryMsg) -> StdResult<Binary> {
                 .take(limit)
                 .map(|r| r.map(|(_, d)| d))
                 .collect::<StdResult<_>>()?;
-            to_json_binary(&DisputesResponse { disputes })
+            to_binary(&DisputesResponse { disputes })
         }
     }
 }

@@ -5,15 +5,53 @@ use cosmwasm_std::testing::{
     message_info, mock_dependencies, mock_env, MockApi, MockQuerier, MockStorage,
 };
 use cosmwasm_std::{
-    coins, from_json, to_json_binary, BankMsg, ContractResult, CosmosMsg, Decimal, Decimal256, Env,
-    OwnedDeps, Response, SystemResult, Uint128, WasmQuery,
+    coins, from_json, to_json_binary, to_json_vec, BankMsg, Binary, ContractResult, CosmosMsg,
+    Decimal, Decimal256, DepsMut, Env, MessageInfo, OwnedDeps, Response, StdResult, SystemResult,
+    Uint128, WasmQuery,
 };
+use kumo::json::{FromJson, Msg};
 use kumo::market::{LeaseResponse, ProviderStats, ProviderStatsResponse, QueryMsg as MarketQuery};
 use kumo::staking::*;
 use kumo::Denom;
 
-use crate::contract::{execute, instantiate, migrate, query};
+use crate::contract;
 use crate::error::ContractError;
+
+/// A message as the contract receives it: decoded from its JSON by `kumo::json`, which must
+/// give back the message (and agree with the derived `Deserialize`) for every message the tests
+/// send.
+fn json<M>(msg: &M) -> Msg<M>
+where
+    M: serde::Serialize + serde::de::DeserializeOwned + FromJson + PartialEq + std::fmt::Debug,
+{
+    let bytes = to_json_vec(msg).unwrap();
+    assert_eq!(&from_json::<M>(&bytes).unwrap(), msg);
+    let decoded: Msg<M> = from_json(&bytes).unwrap();
+    assert_eq!(&decoded.0, msg);
+    decoded
+}
+
+fn instantiate(
+    deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    msg: InstantiateMsg,
+) -> Result<Response, ContractError> {
+    contract::instantiate(deps, env, info, json(&msg))
+}
+
+fn execute(
+    deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    msg: ExecuteMsg,
+) -> Result<Response, ContractError> {
+    contract::execute(deps, env, info, json(&msg))
+}
+
+fn query(deps: cosmwasm_std::Deps, env: Env, msg: QueryMsg) -> StdResult<Binary> {
+    contract::query(deps, env, json(&msg))
+}
 
 type Deps = OwnedDeps<MockStorage, MockApi, MockQuerier>;
 const DENOM: &str = "ukumo";
@@ -543,7 +581,7 @@ fn config_is_the_owners_and_params_are_validated() {
         ));
     }
     t.exec("owner", update(params()), &[]).unwrap();
-    migrate(t.deps.as_mut(), t.env.clone(), MigrateMsg {}).unwrap();
+    contract::migrate(t.deps.as_mut(), t.env.clone(), json(&MigrateMsg {})).unwrap();
 }
 
 #[test]

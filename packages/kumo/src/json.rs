@@ -1252,6 +1252,335 @@ mod tests {
     }
 
     #[test]
+    fn staking_messages_and_responses_as_derived() {
+        use crate::staking::*;
+        use cosmwasm_std::{Addr, Decimal, Timestamp, Uint128};
+
+        for json in [
+            r#"{"config":{}}"#,
+            r#"{"provider":{"provider":"p"}}"#,
+            r#"{"bid_eligibility":{"provider":"p","x":[1]}}"#,
+            r#"{"compensation":{"provider":"p"}}"#,
+            r#"{"dispute":{"id":18446744073709551615}}"#,
+            r#"{"disputes":{}}"#,
+            r#"{"disputes":{"start_after":3,"limit":null}}"#,
+        ] {
+            assert!(agree::<QueryMsg>(json), "{json}");
+        }
+        for json in [
+            r#"{"disputes":{"start_after":null,"limit":4294967296}}"#,
+            r#"{"dispute":{"id":"1"}}"#,
+            r#"{"provider":{}}"#,
+            r#""config""#,
+        ] {
+            assert!(!agree::<QueryMsg>(json), "{json}");
+        }
+        let params = r#"{"bond_denom":{"cw20":"x"},"min_bond":"1000","bond_ratio":"1.5",
+            "bond_window":100,"unbonding_period":50,"max_unbonding_entries":2,
+            "attendance_period":10,"grace_periods":3,"slash_fraction":"0.1",
+            "reporter_share":"0.1","compensation_share":"0.5","jail_duration":1000,
+            "dispute_deposit":"100","dispute_timeout":500}"#;
+        for json in [
+            format!(
+                r#"{{"owner":"o","market":null,"treasury":"t","arbiter":"a","params":{params}}}"#
+            ),
+            format!(r#"{{"owner":"o","treasury":"t","params":{params}}}"#),
+        ] {
+            assert!(agree::<InstantiateMsg>(&json), "{json}");
+        }
+        assert!(!agree::<InstantiateMsg>(r#"{"owner":"o","treasury":"t"}"#));
+        for json in [
+            r#"{"bond":{}}"#.to_string(),
+            r#"{"unbond":{"amount":"5"}}"#.into(),
+            format!(r#"{{"open_dispute":{{"lease":{BID},"evidence":"e\n"}}}}"#),
+            r#"{"resolve_dispute":{"id":1,"slash":true}}"#.into(),
+            r#"{"receive":{"sender":"s","amount":"7","msg":"eyJib25kIjp7fX0="}}"#.into(),
+            format!(r#"{{"update_config":{{"arbiter":"a","params":{params}}}}}"#),
+            r#"{"update_config":{}}"#.into(),
+        ] {
+            assert!(agree::<ExecuteMsg>(&json), "{json}");
+        }
+        for json in [
+            r#"{"unbond":{"amount":5}}"#,
+            r#"{"resolve_dispute":{"id":1,"slash":"true"}}"#,
+            r#"{"update_config":{"params":{"bond_window":1}}}"#,
+            r#"{"bond":{}} {}"#,
+        ] {
+            assert!(!agree::<ExecuteMsg>(json), "{json}");
+        }
+        for json in [
+            r#"{"bond":{}}"#.to_string(),
+            format!(r#"{{"open_dispute":{{"lease":{BID},"evidence":""}}}}"#),
+        ] {
+            assert!(agree::<ReceiveMsg>(&json), "{json}");
+        }
+        assert!(!agree::<ReceiveMsg>(r#"{"heartbeat":{}}"#));
+        let params = StakingParams {
+            bond_denom: Denom::Native("u".into()),
+            min_bond: Uint128::new(1_000),
+            bond_ratio: Decimal::percent(150),
+            bond_window: 100,
+            unbonding_period: 50,
+            max_unbonding_entries: 2,
+            attendance_period: 10,
+            grace_periods: 3,
+            slash_fraction: Decimal::percent(10),
+            reporter_share: Decimal::percent(10),
+            compensation_share: Decimal::percent(50),
+            jail_duration: 1_000,
+            dispute_deposit: Uint128::new(100),
+            dispute_timeout: 500,
+        };
+        let bond = ProviderBond {
+            provider: Addr::unchecked("p"),
+            bonded: Uint128::MAX,
+            unbonding: vec![UnbondingEntry {
+                amount: Uint128::one(),
+                release_at: Timestamp::from_seconds(9),
+            }],
+            last_heartbeat: Timestamp::from_nanos(1),
+            jailed_until: Some(Timestamp::from_seconds(2)),
+            reputation: Reputation {
+                slashes: 1,
+                absences: 2,
+                disputes_lost: 3,
+                disputes_dismissed: u64::MAX,
+            },
+        };
+        let lease = crate::DeploymentId::new(Addr::unchecked("t"), 1)
+            .group(1)
+            .order(1)
+            .bid(Addr::unchecked("p"));
+        let dispute = |state, answer| Dispute {
+            id: 7,
+            lease: lease.clone(),
+            tenant: Addr::unchecked("t"),
+            provider: Addr::unchecked("p"),
+            evidence: "down \"all\" day\n".into(),
+            answer,
+            deposit: Uint128::new(100),
+            state,
+            opened_at: Timestamp::from_seconds(1),
+            deadline: Timestamp::from_seconds(501),
+        };
+        fn same(v: &(impl ToJson + serde::Serialize)) {
+            assert_eq!(
+                to_binary(v).unwrap().as_slice(),
+                cosmwasm_std::to_json_vec(v).unwrap()
+            );
+        }
+        same(&ConfigResponse {
+            owner: Addr::unchecked("o"),
+            market: None,
+            treasury: Addr::unchecked("t"),
+            arbiter: Addr::unchecked("a"),
+            params: params.clone(),
+        });
+        same(&ConfigResponse {
+            market: Some(Addr::unchecked("m")),
+            params: StakingParams {
+                bond_denom: Denom::Cw20(Addr::unchecked("x")),
+                ..params
+            },
+            owner: Addr::unchecked("o"),
+            treasury: Addr::unchecked("t"),
+            arbiter: Addr::unchecked("a"),
+        });
+        same(&ProviderBondResponse {
+            bond: bond.clone(),
+            required: Uint128::new(5),
+        });
+        same(&BidEligibilityResponse {
+            eligible: false,
+            reason: Some("jailed".into()),
+            reputation: bond.reputation.clone(),
+        });
+        same(&BidEligibilityResponse {
+            eligible: true,
+            reason: None,
+            reputation: Reputation::default(),
+        });
+        same(&CompensationPoolResponse { pool: None });
+        same(&CompensationPoolResponse {
+            pool: Some(CompensationPool {
+                provider: Addr::unchecked("p"),
+                remaining: Uint128::new(3),
+                per_lease: Uint128::one(),
+                leases_left: 2,
+            }),
+        });
+        same(&DisputeResponse {
+            dispute: dispute(DisputeState::Open, None),
+        });
+        same(&DisputesResponse {
+            disputes: vec![
+                dispute(DisputeState::Upheld, Some("no".into())),
+                dispute(DisputeState::Dismissed, None),
+                dispute(DisputeState::Expired, Some(String::new())),
+            ],
+        });
+        same(&DisputesResponse { disputes: vec![] });
+    }
+
+    #[test]
+    fn registry_messages_and_responses_as_derived() {
+        use crate::registry::*;
+        use crate::Attribute;
+        use cosmwasm_std::{Addr, Binary, HexBinary, Timestamp};
+
+        for json in [
+            r#"{"config":{}}"#,
+            r#"{"provider":{"address":"p"}}"#,
+            r#"{"providers":{}}"#,
+            r#"{"providers":{"start_after":"p","limit":3}}"#,
+            r#"{"audited_attributes":{"provider":"p","auditor":"a"}}"#,
+            r#"{"provider_audits":{"provider":"p","start_after":"a","limit":null}}"#,
+            r#"{"match_info":{"provider":"p","auditors":["a","b"]}}"#,
+            r#"{"match_info":{"provider":"p","auditors":[]}}"#,
+        ] {
+            assert!(agree::<QueryMsg>(json), "{json}");
+        }
+        for json in [
+            r#"{"providers":{"start_after":null,"limit":-1}}"#,
+            r#"{"audited_attributes":{"provider":"p"}}"#,
+            r#"{"match_info":{"provider":"p","auditors":"a"}}"#,
+            r#"{"provider":{"provider":"p"}}"#,
+        ] {
+            assert!(!agree::<QueryMsg>(json), "{json}");
+        }
+        for json in [
+            r#"{"owner":"o","market":null,"limits":null}"#,
+            r#"{"owner":"o"}"#,
+            r#"{"owner":"o","market":"m","limits":{"max_provider_attributes":24,
+            "max_audited_attributes":64,"max_auditors_per_provider":32,
+            "max_attribute_value_len":64,"max_api_keys":3,"max_tls_pins":8,"max_text_len":256}}"#,
+        ] {
+            assert!(agree::<InstantiateMsg>(json), "{json}");
+        }
+        assert!(!agree::<InstantiateMsg>(
+            r#"{"owner":"o","limits":{"max_provider_attributes":24}}"#
+        ));
+        let attrs = r#"[{"key":"region","value":"eu"},{"key":"tier","value":"1"}]"#;
+        for json in [
+            format!(
+                r#"{{"register_provider":{{"host_uri":"https://p","attributes":{attrs},
+                "info":{{"email":"e","website":"w"}}}}}}"#
+            ),
+            r#"{"update_provider":{"host_uri":"h","attributes":[],"info":{"email":"","website":""},
+            "x":1}}"#
+                .into(),
+            r#"{"begin_deregistration":{}}"#.into(),
+            r#"{"cancel_deregistration":{}}"#.into(),
+            r#"{"finish_deregistration":{}}"#.into(),
+            r#"{"add_api_key":{"key":{"id":"k1","algorithm":"es256k","public_key":"AAEC"}}}"#
+                .into(),
+            r#"{"add_api_key":{"key":{"id":"k1","algorithm":"ed25519","public_key":"AAEC"}}}"#
+                .into(),
+            r#"{"revoke_api_key":{"id":"k1"}}"#.into(),
+            format!(
+                r#"{{"set_tls_pins":{{"pins":["{}","00"]}}}}"#,
+                "ab".repeat(32)
+            ),
+            format!(r#"{{"sign_attributes":{{"provider":"p","attributes":{attrs}}}}}"#),
+            r#"{"delete_attributes":{"provider":"p","keys":["region"]}}"#.into(),
+            r#"{"update_config":{"owner":null,"market":"m","limits":{"max_provider_attributes":1,
+            "max_audited_attributes":1,"max_auditors_per_provider":1,"max_attribute_value_len":1,
+            "max_api_keys":1,"max_tls_pins":1,"max_text_len":1}}}"#
+                .into(),
+            r#"{"update_config":{}}"#.into(),
+        ] {
+            assert!(agree::<ExecuteMsg>(&json), "{json}");
+        }
+        for json in [
+            r#"{"add_api_key":{"key":{"id":"k1","algorithm":"Es256k","public_key":"AAEC"}}}"#,
+            r#"{"add_api_key":{"key":{"id":"k1","algorithm":"ed25519","public_key":"!"}}}"#,
+            r#"{"set_tls_pins":{"pins":["0"]}}"#,
+            r#"{"delete_attributes":{"provider":"p"}}"#,
+            r#"{"update_provider":{"host_uri":"h","attributes":[],"info":{"email":"e"}}}"#,
+        ] {
+            assert!(!agree::<ExecuteMsg>(json), "{json}");
+        }
+        assert!(agree::<MigrateMsg>("{}"));
+        assert!(!agree::<MigrateMsg>("[]"));
+        let key = |revoked_at| ApiKey {
+            id: "k\"1".into(),
+            algorithm: KeyAlgorithm::Es256k,
+            public_key: Binary::from(vec![2u8; 33]),
+            added_at: Timestamp::from_seconds(4),
+            revoked_at,
+        };
+        let provider = Provider {
+            owner: Addr::unchecked("p"),
+            host_uri: "https://p:8443".into(),
+            attributes: vec![Attribute::new("region", "eu"), Attribute::new("t", "é\t")],
+            info: ProviderInfo {
+                email: "e@p".into(),
+                website: String::new(),
+            },
+            status: ProviderStatus::Deregistering {
+                since: Timestamp::from_nanos(12),
+            },
+            api_keys: vec![
+                key(None),
+                ApiKey {
+                    algorithm: KeyAlgorithm::Ed25519,
+                    ..key(Some(Timestamp::from_seconds(5)))
+                },
+            ],
+            tls_pins: vec![HexBinary::from(vec![0xab; 32]), HexBinary::from(vec![])],
+            registered_at: Timestamp::from_seconds(3),
+        };
+        let audited = AuditedAttributes {
+            provider: Addr::unchecked("p"),
+            auditor: Addr::unchecked("a"),
+            attributes: vec![Attribute::new("tier", "1")],
+        };
+        fn same(v: &(impl ToJson + serde::Serialize)) {
+            assert_eq!(
+                to_binary(v).unwrap().as_slice(),
+                cosmwasm_std::to_json_vec(v).unwrap()
+            );
+        }
+        same(&ConfigResponse {
+            owner: Addr::unchecked("o"),
+            market: Some(Addr::unchecked("m")),
+            limits: RegistryLimits::default(),
+        });
+        same(&ConfigResponse {
+            owner: Addr::unchecked("o"),
+            market: None,
+            limits: RegistryLimits::default(),
+        });
+        same(&ProviderResponse {
+            provider: provider.clone(),
+        });
+        same(&ProvidersResponse {
+            providers: vec![
+                Provider {
+                    status: ProviderStatus::Active,
+                    api_keys: vec![],
+                    ..provider.clone()
+                },
+                provider.clone(),
+            ],
+        });
+        same(&AuditedAttributesResponse {
+            audited: audited.clone(),
+        });
+        same(&AuditedAttributesListResponse {
+            audits: vec![audited.clone(), audited.clone()],
+        });
+        same(&MatchInfoResponse {
+            provider: None,
+            audits: vec![],
+        });
+        same(&MatchInfoResponse {
+            provider: Some(provider),
+            audits: vec![audited],
+        });
+    }
+
+    #[test]
     fn queries_and_cw20_messages_decode_as_derived() {
         for json in [
             r#"{"config":{}}"#.to_string(),

@@ -289,3 +289,88 @@ impl crate::codec::Decode for ProviderStatus {
         })
     }
 }
+
+// The registry's messages and responses, through `crate::json` (one JSON visitor, hand-written
+// output, instead of serde's code per type in the wasm).
+crate::json_struct!(RegistryLimits {
+    max_provider_attributes,
+    max_audited_attributes,
+    max_auditors_per_provider,
+    max_attribute_value_len,
+    max_api_keys,
+    max_tls_pins,
+    max_text_len
+});
+crate::json_struct!(InstantiateMsg {
+    owner,
+    market,
+    limits
+});
+crate::json_struct!(ProviderInfo { email, website });
+crate::json_enum!(KeyAlgorithm {
+    "es256k" => Es256k,
+    "ed25519" => Ed25519,
+});
+crate::json_struct!(NewApiKey {
+    id,
+    algorithm,
+    public_key
+});
+crate::json_enum!(ExecuteMsg {
+    "register_provider" => RegisterProvider { host_uri, attributes, info },
+    "update_provider" => UpdateProvider { host_uri, attributes, info },
+    "begin_deregistration" => BeginDeregistration {},
+    "cancel_deregistration" => CancelDeregistration {},
+    "finish_deregistration" => FinishDeregistration {},
+    "add_api_key" => AddApiKey { key },
+    "revoke_api_key" => RevokeApiKey { id },
+    "set_tls_pins" => SetTlsPins { pins },
+    "sign_attributes" => SignAttributes { provider, attributes },
+    "delete_attributes" => DeleteAttributes { provider, keys },
+    "update_config" => UpdateConfig { owner, market, limits },
+});
+crate::json_struct!(MigrateMsg {});
+crate::json_enum!(QueryMsg {
+    "config" => Config {},
+    "provider" => Provider { address },
+    "providers" => Providers { start_after, limit },
+    "audited_attributes" => AuditedAttributes { provider, auditor },
+    "provider_audits" => ProviderAudits { provider, start_after, limit },
+    "match_info" => MatchInfo { provider, auditors },
+});
+crate::json_struct!(ConfigResponse {
+    owner,
+    market,
+    limits
+});
+crate::json_enum!(ProviderStatus {
+    "active" => Active,
+    "deregistering" => Deregistering { since },
+});
+crate::json_struct!(ApiKey {
+    id,
+    algorithm,
+    public_key,
+    added_at,
+    revoked_at
+});
+crate::json_struct!(Provider {
+    owner,
+    host_uri,
+    attributes,
+    info,
+    status,
+    api_keys,
+    tls_pins,
+    registered_at
+});
+crate::json_struct!(ProviderResponse { provider });
+crate::json_struct!(ProvidersResponse { providers });
+crate::json_struct!(AuditedAttributes {
+    provider,
+    auditor,
+    attributes
+});
+crate::json_struct!(AuditedAttributesResponse { audited });
+crate::json_struct!(AuditedAttributesListResponse { audits });
+crate::json_struct!(MatchInfoResponse { provider, audits });

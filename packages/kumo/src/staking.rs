@@ -444,3 +444,45 @@ crate::json_enum!(QueryMsg {
     "dispute" => Dispute { id },
     "disputes" => Disputes { start_after, limit },
 });
+
+// The staking contract's own messages and responses, through `crate::json` (one JSON visitor,
+// hand-written output, instead of serde's code per type in the wasm).
+crate::json_struct!(InstantiateMsg {
+    owner,
+    market,
+    treasury,
+    arbiter,
+    params
+});
+crate::json_enum!(ReceiveMsg {
+    "bond" => Bond {},
+    "open_dispute" => OpenDispute { lease, evidence },
+});
+crate::json_struct!(MigrateMsg {});
+crate::json_struct!(ConfigResponse {
+    owner,
+    market,
+    treasury,
+    arbiter,
+    params
+});
+crate::json_enum!(DisputeState {
+    "open" => Open,
+    "upheld" => Upheld,
+    "dismissed" => Dismissed,
+    "expired" => Expired,
+});
+crate::json_struct!(Dispute {
+    id,
+    lease,
+    tenant,
+    provider,
+    evidence,
+    answer,
+    deposit,
+    state,
+    opened_at,
+    deadline
+});
+crate::json_struct!(DisputeResponse { dispute });
+crate::json_struct!(DisputesResponse { disputes });
