@@ -287,35 +287,77 @@ pub fn password(prompt: &str) -> anyhow::Result<String> {
     })
 }
 
-/// Reads a line from the terminal without echoing it.
+/// The terminal settings a secret prompt changed, for [`restore_tty_on_signal`] to put back.
+static PROMPT_TTY: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+static mut PROMPT_SAVED: std::mem::MaybeUninit<libc::termios> = std::mem::MaybeUninit::uninit();
+
+/// SIGINT/SIGTERM during a secret prompt: echo back on, then die of the signal as usual (else
+/// Ctrl-C at a password prompt would leave the user's terminal without echo).
+extern "C" fn restore_tty_on_signal(sig: libc::c_int) {
+    let fd = PROMPT_TTY.load(std::sync::atomic::Ordering::SeqCst);
+    if fd >= 0 {
+        // SAFETY: tcsetattr, signal and raise are async-signal-safe; PROMPT_SAVED was written
+        // before PROMPT_TTY was set.
+        unsafe {
+            libc::tcsetattr(fd, libc::TCSANOW, std::ptr::addr_of!(PROMPT_SAVED).cast());
+        }
+    }
+    unsafe {
+        libc::signal(sig, libc::SIG_DFL);
+        libc::raise(sig);
+    }
+}
+
+/// Reads a line from the terminal without echoing it. Echo goes off before the prompt is
+/// shown (a fast typist's first keys are not echoed either) and comes back on even if the
+/// prompt is interrupted.
 pub fn read_secret(prompt: &str) -> anyhow::Result<String> {
     use std::os::fd::AsRawFd;
+    use std::sync::atomic::Ordering;
     let tty = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .open("/dev/tty")?;
     let fd = tty.as_raw_fd();
     let mut out = &tty;
-    out.write_all(prompt.as_bytes())?;
-    out.flush()?;
     // SAFETY: termios is plain data; tcgetattr fills it for a valid open descriptor.
     let mut term: libc::termios = unsafe { std::mem::zeroed() };
     let have_term = unsafe { libc::tcgetattr(fd, &mut term) } == 0;
     let saved = term;
+    let mut previous = Vec::new();
     if have_term {
+        // SAFETY: written before PROMPT_TTY publishes it to the handler; one prompt at a time.
+        unsafe { std::ptr::addr_of_mut!(PROMPT_SAVED).write(std::mem::MaybeUninit::new(saved)) };
+        PROMPT_TTY.store(fd, Ordering::SeqCst);
+        for sig in [libc::SIGINT, libc::SIGTERM] {
+            let handler = restore_tty_on_signal as extern "C" fn(libc::c_int);
+            // SAFETY: installs a handler that only calls async-signal-safe functions.
+            previous.push((sig, unsafe {
+                libc::signal(sig, handler as libc::sighandler_t)
+            }));
+        }
         term.c_lflag &= !libc::ECHO;
         // SAFETY: fd is open and term came from tcgetattr.
         unsafe { libc::tcsetattr(fd, libc::TCSANOW, &term) };
     }
-    let mut line = String::new();
-    let read = std::io::BufReader::new(&tty).read_line(&mut line);
+    let read = out
+        .write_all(prompt.as_bytes())
+        .and_then(|_| out.flush())
+        .and_then(|_| {
+            let mut line = String::new();
+            std::io::BufReader::new(&tty).read_line(&mut line)?;
+            Ok(line)
+        });
     if have_term {
-        // SAFETY: as above; restores what tcgetattr read.
+        // SAFETY: as above; restores what tcgetattr read, then the previous handlers.
         unsafe { libc::tcsetattr(fd, libc::TCSANOW, &saved) };
+        PROMPT_TTY.store(-1, Ordering::SeqCst);
+        for (sig, handler) in previous {
+            unsafe { libc::signal(sig, handler) };
+        }
         out.write_all(b"\n").ok();
     }
-    read?;
-    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+    Ok(read?.trim_end_matches(['\r', '\n']).to_string())
 }
 
 /// Runs `fut` with a spinner on stderr when it is a terminal.

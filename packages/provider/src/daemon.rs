@@ -62,8 +62,10 @@ pub enum DaemonError {
         expected: String,
         actual: String,
     },
+    // The prefixed variants hold their error without making it the `source`: printed with its
+    // chain (`{:#}`), a source would repeat the message after the prefix.
     #[error("backend: {0}")]
-    Backend(#[from] BackendError),
+    Backend(BackendError),
     #[error("kubernetes configuration: {0}")]
     Kubeconfig(String),
     #[error("inventory: {0}")]
@@ -73,15 +75,33 @@ pub enum DaemonError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("lease API: {0}")]
-    Source(#[from] SourceError),
+    Source(SourceError),
     #[error("agent: {0}")]
-    Agent(#[from] AgentError),
+    Agent(AgentError),
     #[error(transparent)]
     Serve(#[from] ServeError),
     #[error("metrics: {0}")]
     Metrics(std::io::Error),
     #[error("logging: {0}")]
     Logging(String),
+}
+
+impl From<BackendError> for DaemonError {
+    fn from(e: BackendError) -> Self {
+        DaemonError::Backend(e)
+    }
+}
+
+impl From<SourceError> for DaemonError {
+    fn from(e: SourceError) -> Self {
+        DaemonError::Source(e)
+    }
+}
+
+impl From<AgentError> for DaemonError {
+    fn from(e: AgentError) -> Self {
+        DaemonError::Agent(e)
+    }
 }
 
 /// Installs the global `tracing` subscriber: text or JSON lines on stderr, filtered by
