@@ -12,7 +12,6 @@ use cosmwasm_std::{
 };
 use kumo::attributes::{PlacementRequirements, SignedBy};
 use kumo::escrow::{self, AccountId, EscrowCallback};
-use kumo::json::{FromJson, Msg};
 use kumo::market::*;
 use kumo::registry::{Provider, ProviderInfo, ProviderStatus};
 use kumo::{
@@ -27,19 +26,8 @@ type Deps = OwnedDeps<MockStorage, MockApi, MockQuerier>;
 
 const DENOM: &str = "ukumo";
 
-/// A message as the contract receives it: decoded from its JSON by `kumo::json`, which must
-/// give back the message (and agree with the derived `Deserialize`) for every message the tests
-/// send.
-fn json<M>(msg: &M) -> Msg<M>
-where
-    M: serde::Serialize + serde::de::DeserializeOwned + FromJson + PartialEq + std::fmt::Debug,
-{
-    let bytes = to_json_vec(msg).unwrap();
-    assert_eq!(&from_json::<M>(&bytes).unwrap(), msg);
-    let decoded: Msg<M> = from_json(&bytes).unwrap();
-    assert_eq!(&decoded.0, msg);
-    decoded
-}
+/// Every message the tests send goes through JSON as the chain would send it.
+use kumo::json::as_received as json;
 
 fn instantiate(
     deps: DepsMut,

@@ -5,29 +5,16 @@ use cosmwasm_std::testing::{
     message_info, mock_dependencies, mock_env, MockApi, MockQuerier, MockStorage,
 };
 use cosmwasm_std::{
-    coins, from_json, to_json_vec, Binary, DepsMut, Env, HexBinary, MessageInfo, OwnedDeps,
-    Response, StdResult,
+    coins, from_json, Binary, DepsMut, Env, HexBinary, MessageInfo, OwnedDeps, Response, StdResult,
 };
-use kumo::json::{FromJson, Msg};
 use kumo::registry::*;
 use kumo::Attribute;
 
 use crate::contract;
 use crate::error::ContractError;
 
-/// A message as the contract receives it: decoded from its JSON by `kumo::json`, which must
-/// give back the message (and agree with the derived `Deserialize`) for every message the tests
-/// send.
-fn json<M>(msg: &M) -> Msg<M>
-where
-    M: serde::Serialize + serde::de::DeserializeOwned + FromJson + PartialEq + std::fmt::Debug,
-{
-    let bytes = to_json_vec(msg).unwrap();
-    assert_eq!(&from_json::<M>(&bytes).unwrap(), msg);
-    let decoded: Msg<M> = from_json(&bytes).unwrap();
-    assert_eq!(&decoded.0, msg);
-    decoded
-}
+/// Every message the tests send goes through JSON as the chain would send it.
+use kumo::json::as_received as json;
 
 fn instantiate(
     deps: DepsMut,

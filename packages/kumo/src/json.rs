@@ -95,6 +95,22 @@ impl<T: FromJson> FromJson for Msg<T> {
     }
 }
 
+/// A message as a contract receives it, for contract unit tests: `msg` written as JSON by its
+/// derived `Serialize`, then decoded by the derived `Deserialize`, by the serde visitor native
+/// entry points use and by the reader of the wasm exports; each must give `msg` back.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn as_received<M>(msg: &M) -> Msg<M>
+where
+    M: serde::Serialize + serde::de::DeserializeOwned + FromJson + PartialEq + std::fmt::Debug,
+{
+    let bytes = cosmwasm_std::to_json_vec(msg).expect("the message serializes");
+    assert_eq!(&cosmwasm_std::from_json::<M>(&bytes).expect("derived"), msg);
+    let visited: Msg<M> = cosmwasm_std::from_json(&bytes).expect("kumo::json visitor");
+    assert_eq!(&visited.0, msg);
+    assert_eq!(&M::parse(&bytes).expect("kumo::json reader"), msg);
+    visited
+}
+
 /// The one visitor: reads the value `.0` describes.
 #[derive(Clone, Copy)]
 struct Seed(&'static Schema);
