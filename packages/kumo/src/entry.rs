@@ -11,9 +11,7 @@
 //! is returned as a new `Region` the VM frees with `deallocate`. `cosmwasm_std` still provides
 //! `allocate`, `deallocate`, `interface_version_8` and the storage, API and query imports.
 
-use cosmwasm_std::{
-    Addr, ContractResult, CustomQuery, QuerierWrapper, StdError, StdResult, Storage, SystemResult,
-};
+use cosmwasm_std::{Addr, CustomQuery, QuerierWrapper, StdError, StdResult, Storage};
 
 #[cfg(target_arch = "wasm32")]
 pub use wasm::*;
@@ -26,17 +24,12 @@ pub fn raw_query<Q: CustomQuery>(
     key: &[u8],
 ) -> StdResult<Option<Vec<u8>>> {
     let request = crate::json::vm::raw_query_request(contract.as_str(), key);
-    match querier.raw_query(&request) {
-        SystemResult::Ok(ContractResult::Ok(value)) => {
-            Ok((!value.is_empty()).then(|| value.into()))
-        }
-        SystemResult::Ok(ContractResult::Err(e)) => Err(StdError::generic_err(
-            ["raw query of ", contract.as_str(), ": ", &e].concat(),
-        )),
-        SystemResult::Err(e) => Err(StdError::generic_err(
-            ["raw query of ", contract.as_str(), ": ", &e.to_string()].concat(),
-        )),
-    }
+    let value = crate::json::vm::answer(
+        querier.raw_query(&request),
+        "raw query of ",
+        contract.as_str(),
+    )?;
+    Ok((!value.is_empty()).then(|| value.into()))
 }
 
 /// What `cw2` stores under `contract_info`: the contract's name and version.
@@ -72,7 +65,7 @@ pub fn get_contract_version(storage: &dyn Storage) -> StdResult<ContractVersion>
 mod wasm {
     use cosmwasm_std::{
         Binary, Deps, DepsMut, Env, ExternalApi, ExternalStorage, MessageInfo, QuerierWrapper,
-        Reply, Response,
+        Response,
     };
 
     use crate::json::{vm, FromJson};
@@ -83,6 +76,17 @@ mod wasm {
         offset: u32,
         capacity: u32,
         length: u32,
+    }
+
+    impl Region {
+        /// A region the VM only reads (the bytes stay ours).
+        fn borrowed(bytes: &[u8]) -> Region {
+            Region {
+                offset: bytes.as_ptr() as u32,
+                capacity: bytes.len() as u32,
+                length: bytes.len() as u32,
+            }
+        }
     }
 
     extern "C" {
@@ -119,11 +123,7 @@ mod wasm {
     fn install_panic_hook() {
         std::panic::set_hook(Box::new(|info| {
             let message = info.to_string();
-            let region = Region {
-                offset: message.as_ptr() as u32,
-                capacity: message.len() as u32,
-                length: message.len() as u32,
-            };
+            let region = Region::borrowed(message.as_bytes());
             unsafe { abort(&region as *const Region as u32) };
         }));
     }
@@ -162,7 +162,7 @@ mod wasm {
         give(vm::response_result(&result))
     }
 
-    /// `migrate` (and `sudo`): no `MessageInfo`.
+    /// `migrate` and `reply`: no `MessageInfo`.
     pub fn run<M: FromJson, E: ToString>(
         f: fn(DepsMut, Env, M) -> Result<Response, E>,
         env: u32,
@@ -175,15 +175,6 @@ mod wasm {
             with_deps(|deps| f(deps, env, msg).map_err(|e| e.to_string()))
         })();
         give(vm::response_result(&result))
-    }
-
-    /// `reply`.
-    pub fn reply<E: ToString>(
-        f: fn(DepsMut, Env, Reply) -> Result<Response, E>,
-        env: u32,
-        msg: u32,
-    ) -> u32 {
-        run(f, env, msg)
     }
 
     /// `query`.
@@ -207,11 +198,7 @@ mod wasm {
 
     impl cosmwasm_std::Querier for ChainQuerier {
         fn raw_query(&self, request: &[u8]) -> cosmwasm_std::QuerierResult {
-            let region = Region {
-                offset: request.as_ptr() as u32,
-                capacity: request.len() as u32,
-                length: request.len() as u32,
-            };
+            let region = Region::borrowed(request);
             let response = unsafe { take(query_chain(&region as *const Region as u32)) };
             vm::query_result(&response)
         }
@@ -265,7 +252,7 @@ macro_rules! exports {
     (@one reply $f:path) => {
         #[no_mangle]
         extern "C" fn reply(env: u32, msg: u32) -> u32 {
-            $crate::entry::reply($f, env, msg)
+            $crate::entry::run($f, env, msg)
         }
     };
 }

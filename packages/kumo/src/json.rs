@@ -22,8 +22,8 @@
 //! macros list fields in declaration order; the tests compare both ways with the derived impls.
 
 use cosmwasm_std::{
-    Addr, Binary, ContractResult, CustomQuery, Decimal, Decimal256, HexBinary, QuerierWrapper,
-    StdError, StdResult, SystemResult, Timestamp, Uint128, Uint64,
+    Addr, Binary, CustomQuery, Decimal, Decimal256, HexBinary, QuerierWrapper, StdError, StdResult,
+    Timestamp, Uint128, Uint64,
 };
 use serde::de::{
     Deserialize, DeserializeSeed, Deserializer, EnumAccess, Error as _, IgnoredAny, MapAccess,
@@ -238,15 +238,8 @@ pub fn query<C: CustomQuery, T: FromJson>(
     msg: &impl ToJson,
 ) -> StdResult<T> {
     let request = vm::smart_query_request(contract.as_str(), &to_binary(msg)?);
-    match querier.raw_query(&request) {
-        SystemResult::Ok(ContractResult::Ok(data)) => T::parse(&data),
-        SystemResult::Ok(ContractResult::Err(e)) => Err(StdError::generic_err(
-            ["querying ", contract.as_str(), ": ", &e].concat(),
-        )),
-        SystemResult::Err(e) => Err(StdError::generic_err(
-            ["querying ", contract.as_str(), ": ", &e.to_string()].concat(),
-        )),
-    }
+    let data = vm::answer(querier.raw_query(&request), "querying ", contract.as_str())?;
+    T::parse(&data)
 }
 
 /// Why a message does not decode. Small (one `String`), unlike `StdError`: every field's `?`
