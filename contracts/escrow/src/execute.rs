@@ -9,7 +9,7 @@ use kumo::escrow::{
     Account, AccountId, AccountState, Allowance, DenomConfig, DepositSource, Depositor,
     EscrowCallback, EscrowParams, InstantiateMsg, Payment, PaymentState, ReceiveMsg,
 };
-use kumo::json::{cw20_transfer, to_binary, FromJson};
+use kumo::json::{cw20_transfer, FromJson};
 use kumo::{Denom, LeaseId};
 
 use crate::error::ContractError;
@@ -206,11 +206,11 @@ fn close_overdrawn(
         out.submsgs.push(SubMsg::reply_on_error(
             WasmMsg::Execute {
                 contract_addr: market.to_string(),
-                msg: to_binary(&kumo::market::ExecuteMsg::EscrowCallback(
+                msg: kumo::json::write(&kumo::market::ExecuteMsg::EscrowCallback(
                     EscrowCallback::AccountOverdrawn {
                         deployment: deployment.clone(),
                     },
-                ))?,
+                )),
                 funds: vec![],
             },
             CALLBACK_REPLY,

@@ -43,7 +43,7 @@ pub fn dispatch(deps: Deps, env: Env, msg: QueryMsg) -> StdResult<Binary> {
                     Ok(_) => None,
                     Err(e) => Some(Err(e)),
                 })
-                .collect::<StdResult<_>>()?;
+                .collect::<kumo::Result<_>>()?;
             to_binary(&DenomsResponse { denoms })
         }
         QueryMsg::Account { id } => {
@@ -110,7 +110,7 @@ pub fn dispatch(deps: Deps, env: Env, msg: QueryMsg) -> StdResult<Binary> {
                 .sub_prefix_range(deps.storage, granter, start, IterOrder::Ascending)
                 .take(limit)
                 .map(|r| r.map(|(_, a)| a))
-                .collect::<StdResult<_>>()?;
+                .collect::<kumo::Result<_>>()?;
             to_binary(&AllowancesResponse { allowances })
         }
     }

@@ -2,7 +2,7 @@
 //! `bid/owner/dseq/gseq/oseq/provider`), which are unique; one account's payments are a prefix.
 
 use cosmwasm_std::Addr;
-use cosmwasm_std::{Decimal256, StdResult, Storage, Timestamp, Uint128};
+use cosmwasm_std::{Decimal256, Storage, Timestamp, Uint128};
 use kumo::codec::{PackedItem, PackedMap};
 use kumo::codec_struct;
 use kumo::escrow::{
@@ -168,13 +168,13 @@ pub fn load_account(
     storage: &dyn Storage,
     key: &str,
     id: &AccountId,
-) -> StdResult<Option<Account>> {
+) -> kumo::Result<Option<Account>> {
     Ok(ACCOUNTS
         .may_load(storage, key.to_string())?
         .map(|r| r.into_account(id.clone())))
 }
 
-pub fn save_account(storage: &mut dyn Storage, key: &str, account: &Account) -> StdResult<()> {
+pub fn save_account(storage: &mut dyn Storage, key: &str, account: &Account) -> kumo::Result<()> {
     ACCOUNTS.save(
         storage,
         key.to_string(),

@@ -3,7 +3,7 @@
 //! Messages are decoded through `kumo::json` ([`Msg`]), and the wasm exports are
 //! `kumo::entry`'s: no serde JSON code in the wasm for the VM's types or the messages.
 
-use cosmwasm_std::{Binary, Deps, DepsMut, Env, MessageInfo, Response, StdResult};
+use cosmwasm_std::{Binary, Deps, DepsMut, Env, MessageInfo, Response};
 use cw20::Cw20ReceiveMsg;
 use kumo::json::{FromJson, Msg};
 use kumo::market::{ExecuteMsg, InstantiateMsg, MigrateMsg, QueryMsg, ReceiveMsg};
@@ -18,6 +18,7 @@ pub const CONTRACT_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 // The wasm exports (`kumo::entry`: the VM's JSON without serde).
 kumo::exports! {
+    api: unused,
     instantiate: crate::contract::instantiate,
     execute: crate::contract::execute,
     query: crate::contract::query,
@@ -103,7 +104,7 @@ fn receive(
         return Err(cw_utils::PaymentError::NonPayable {}.into());
     }
     let funds = Incoming {
-        sender: deps.api.addr_validate(&msg.sender)?,
+        sender: kumo::entry::addr_validate(deps.api, &msg.sender)?,
         denom: kumo::Denom::Cw20(info.sender.clone()),
         amount: msg.amount,
     };
@@ -117,7 +118,7 @@ fn receive(
     }
 }
 
-pub fn query(deps: Deps, env: Env, Msg(msg): Msg<QueryMsg>) -> StdResult<Binary> {
+pub fn query(deps: Deps, env: Env, Msg(msg): Msg<QueryMsg>) -> Result<Binary, ContractError> {
     query::dispatch(deps, env, msg)
 }
 

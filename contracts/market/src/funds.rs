@@ -1,8 +1,8 @@
 //! What a message brought: native coins in `info.funds`, or a CW20 `Send` through `Receive`.
 
-use cosmwasm_std::{Addr, BankMsg, Coin, CosmosMsg, MessageInfo, StdResult, Uint128, WasmMsg};
+use cosmwasm_std::{Addr, BankMsg, Coin, CosmosMsg, MessageInfo, Uint128, WasmMsg};
 use kumo::escrow;
-use kumo::json::{cw20_send, cw20_transfer, to_binary};
+use kumo::json::{cw20_send, cw20_transfer, write};
 use kumo::Denom;
 
 use crate::error::ContractError;
@@ -33,17 +33,17 @@ impl Incoming {
         escrow_addr: &Addr,
         native: &escrow::MarketCall,
         cw20: &escrow::ReceiveMsg,
-    ) -> StdResult<CosmosMsg> {
+    ) -> kumo::Result<CosmosMsg> {
         Ok(match &self.denom {
             Denom::Native(denom) => WasmMsg::Execute {
                 contract_addr: escrow_addr.to_string(),
-                msg: to_binary(native)?,
+                msg: write(native),
                 funds: vec![Coin::new(self.amount, denom.clone())],
             }
             .into(),
             Denom::Cw20(token) => WasmMsg::Execute {
                 contract_addr: token.to_string(),
-                msg: cw20_send(escrow_addr, self.amount, to_binary(cw20)?),
+                msg: cw20_send(escrow_addr, self.amount, write(cw20)),
                 funds: vec![],
             }
             .into(),
@@ -52,7 +52,7 @@ impl Incoming {
 }
 
 /// A transfer out of the market (a bid deposit going back to its provider).
-pub fn send(denom: &Denom, to: &Addr, amount: Uint128) -> StdResult<CosmosMsg> {
+pub fn send(denom: &Denom, to: &Addr, amount: Uint128) -> kumo::Result<CosmosMsg> {
     Ok(match denom {
         Denom::Native(d) => BankMsg::Send {
             to_address: to.to_string(),
@@ -69,10 +69,10 @@ pub fn send(denom: &Denom, to: &Addr, amount: Uint128) -> StdResult<CosmosMsg> {
 }
 
 /// A message to the escrow that carries no funds.
-pub fn escrow_call(escrow_addr: &Addr, msg: &escrow::MarketCall) -> StdResult<CosmosMsg> {
+pub fn escrow_call(escrow_addr: &Addr, msg: &escrow::MarketCall) -> kumo::Result<CosmosMsg> {
     Ok(WasmMsg::Execute {
         contract_addr: escrow_addr.to_string(),
-        msg: to_binary(msg)?,
+        msg: write(msg),
         funds: vec![],
     }
     .into())

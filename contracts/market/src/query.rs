@@ -1,8 +1,8 @@
 //! Queries. Every list takes `start_after` and `limit` (default [`DEFAULT_LIMIT`], at most
 //! [`MAX_LIMIT`]).
 
-use cosmwasm_std::{Binary, Deps, Env, Order as IterOrder, StdError, StdResult};
-use cw_storage_plus::Bound;
+use cosmwasm_std::{Binary, Deps, Env, Order as IterOrder};
+use kumo::entry::addr_validate;
 use kumo::json::to_binary;
 use kumo::market::{
     BidResponse, BidsResponse, ConfigResponse, DeploymentResponse, DeploymentsResponse,
@@ -11,6 +11,7 @@ use kumo::market::{
 };
 use kumo::{DeploymentId, GroupId};
 
+use crate::error::ContractError;
 use crate::state::{bid_of, order_key, store};
 use crate::state::{
     CONFIG, DEPLOYMENTS, LEASES, OPEN_ORDERS, PROVIDER_BIDS, PROVIDER_LEASES, PROVIDER_STATS,
@@ -19,25 +20,27 @@ use crate::state::{
 pub const DEFAULT_LIMIT: u32 = 10;
 pub const MAX_LIMIT: u32 = 30;
 
+type Result<T> = std::result::Result<T, ContractError>;
+
 /// The items of a page, or the first error: a loop, smaller wasm per item type than
-/// `collect::<StdResult<Vec<_>>>()`.
-trait Page<T>: Iterator<Item = StdResult<T>> + Sized {
-    fn page(self) -> StdResult<Vec<T>> {
+/// `collect::<Result<Vec<_>>>()`.
+trait Page<T, E: Into<ContractError>>: Iterator<Item = std::result::Result<T, E>> + Sized {
+    fn page(self) -> Result<Vec<T>> {
         let mut out = Vec::new();
         for item in self {
-            out.push(item?);
+            out.push(item.map_err(Into::into)?);
         }
         Ok(out)
     }
 }
 
-impl<T, I: Iterator<Item = StdResult<T>>> Page<T> for I {}
+impl<T, E: Into<ContractError>, I: Iterator<Item = std::result::Result<T, E>>> Page<T, E> for I {}
 
 fn limit(l: Option<u32>) -> usize {
     l.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT) as usize
 }
 
-pub fn dispatch(deps: Deps, _env: Env, msg: QueryMsg) -> StdResult<Binary> {
+pub fn dispatch(deps: Deps, _env: Env, msg: QueryMsg) -> Result<Binary> {
     match msg {
         QueryMsg::Config {} => to_binary(&config(deps)?),
         QueryMsg::Deployment { id } => to_binary(&deployment(deps, &id)?),
@@ -46,7 +49,7 @@ pub fn dispatch(deps: Deps, _env: Env, msg: QueryMsg) -> StdResult<Binary> {
             start_after,
             limit: l,
         } => {
-            let owner = deps.api.addr_validate(&owner)?;
+            let owner = addr_validate(deps.api, &owner)?;
             let deployments = DEPLOYMENTS
                 .prefix_range(
                     deps.storage,
@@ -74,14 +77,12 @@ pub fn dispatch(deps: Deps, _env: Env, msg: QueryMsg) -> StdResult<Binary> {
             limit: l,
         } => {
             // The cursor is a key, not a lookup: it works after its order was deleted.
-            let start = start_after
-                .as_ref()
-                .map(|id| Bound::exclusive(order_key(id)));
+            let start = start_after.as_ref().map(order_key);
             let orders = OPEN_ORDERS
-                .keys(deps.storage, start, None, IterOrder::Ascending)
+                .range(deps.storage, start, IterOrder::Ascending)
                 .take(limit(l))
                 .map(|k| {
-                    let ((owner, dseq), (gseq, oseq)) = k?;
+                    let (((owner, dseq), (gseq, oseq)), _) = k?;
                     let id = DeploymentId::new(owner, dseq).group(gseq).order(oseq);
                     store::order(deps.storage, &id)?.ok_or_else(|| not_found("order", &id))
                 })
@@ -97,7 +98,7 @@ pub fn dispatch(deps: Deps, _env: Env, msg: QueryMsg) -> StdResult<Binary> {
             limit: l,
         } => {
             let start = start_after
-                .map(|p| deps.api.addr_validate(&p))
+                .map(|p| addr_validate(deps.api, &p))
                 .transpose()?;
             let bids = store::bids_of(deps.storage, &order, start)
                 .take(limit(l))
@@ -109,7 +110,7 @@ pub fn dispatch(deps: Deps, _env: Env, msg: QueryMsg) -> StdResult<Binary> {
             start_after,
             limit: l,
         } => {
-            let provider = deps.api.addr_validate(&provider)?;
+            let provider = addr_validate(deps.api, &provider)?;
             // The cursor is a key, not a lookup: it works after its bid was deleted.
             let start = start_after.map(|id| order_key(&id.order()));
             let bids = PROVIDER_BIDS
@@ -130,7 +131,7 @@ pub fn dispatch(deps: Deps, _env: Env, msg: QueryMsg) -> StdResult<Binary> {
             start_after,
             limit: l,
         } => {
-            let owner = deps.api.addr_validate(&owner)?;
+            let owner = addr_validate(deps.api, &owner)?;
             let start = start_after.map(|id| (id.dseq, (id.gseq, id.oseq, id.provider)));
             let leases = LEASES
                 .sub_prefix_range(deps.storage, owner.clone(), start, IterOrder::Ascending)
@@ -153,7 +154,7 @@ pub fn dispatch(deps: Deps, _env: Env, msg: QueryMsg) -> StdResult<Binary> {
             start_after,
             limit: l,
         } => {
-            let provider = deps.api.addr_validate(&provider)?;
+            let provider = addr_validate(deps.api, &provider)?;
             let start = start_after.map(|id| order_key(&id.order()));
             let leases = PROVIDER_LEASES
                 .prefix_range(deps.storage, provider.clone(), start, IterOrder::Ascending)
@@ -166,7 +167,7 @@ pub fn dispatch(deps: Deps, _env: Env, msg: QueryMsg) -> StdResult<Binary> {
             to_binary(&LeasesResponse { leases })
         }
         QueryMsg::ProviderStats { provider } => {
-            let provider = deps.api.addr_validate(&provider)?;
+            let provider = addr_validate(deps.api, &provider)?;
             let s = PROVIDER_STATS
                 .may_load(deps.storage, &provider)?
                 .unwrap_or_default();
@@ -175,11 +176,14 @@ pub fn dispatch(deps: Deps, _env: Env, msg: QueryMsg) -> StdResult<Binary> {
     }
 }
 
-fn not_found(what: &str, id: &impl std::fmt::Display) -> StdError {
-    StdError::not_found(format!("{what} {id}"))
+fn not_found(what: &'static str, id: &impl std::fmt::Display) -> ContractError {
+    ContractError::NotFound {
+        what,
+        id: id.to_string(),
+    }
 }
 
-fn config(deps: Deps) -> StdResult<ConfigResponse> {
+fn config(deps: Deps) -> Result<ConfigResponse> {
     let c = CONFIG.load(deps.storage)?;
     Ok(ConfigResponse {
         owner: c.owner,
@@ -192,7 +196,7 @@ fn config(deps: Deps) -> StdResult<ConfigResponse> {
     })
 }
 
-fn deployment(deps: Deps, id: &DeploymentId) -> StdResult<DeploymentResponse> {
+fn deployment(deps: Deps, id: &DeploymentId) -> Result<DeploymentResponse> {
     let deployment =
         store::deployment(deps.storage, id)?.ok_or_else(|| not_found("deployment", id))?;
     // Bounded by `max_groups`.
@@ -200,6 +204,6 @@ fn deployment(deps: Deps, id: &DeploymentId) -> StdResult<DeploymentResponse> {
     Ok(DeploymentResponse { deployment, groups })
 }
 
-fn load_group(deps: Deps, id: &GroupId) -> StdResult<kumo::market::Group> {
+fn load_group(deps: Deps, id: &GroupId) -> Result<kumo::market::Group> {
     store::group(deps.storage, id)?.ok_or_else(|| not_found("group", id))
 }

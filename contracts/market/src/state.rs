@@ -1,10 +1,7 @@
 //! Storage. Keys are tuples of the id fields so that the bids of one order, the groups of one
 //! deployment and the leases of one tenant are each a prefix range.
 
-use cosmwasm_std::{
-    Addr, Decimal256, HexBinary, Order as IterOrder, StdResult, Storage, Timestamp, Uint128,
-};
-use cw_storage_plus::{Item, Map};
+use cosmwasm_std::{Addr, Decimal256, HexBinary, Order as IterOrder, Storage, Timestamp, Uint128};
 use kumo::codec::{PackedItem, PackedMap};
 use kumo::codec_struct;
 
@@ -42,9 +39,9 @@ pub const CONFIG: PackedItem<Config> = PackedItem::new("config");
 // two-letter namespaces: SDK gas charges 30 per byte of key written (3 per byte read).
 
 /// The last `dseq` each tenant was given.
-pub const LAST_DSEQ: Map<Addr, u64> = Map::new("ld");
-pub const ORDER_SEQ: Item<u64> = Item::new("os");
-pub const BID_SEQ: Item<u64> = Item::new("bs");
+pub const LAST_DSEQ: PackedMap<&Addr, u64> = PackedMap::new("ld");
+pub const ORDER_SEQ: PackedItem<u64> = PackedItem::new("os");
+pub const BID_SEQ: PackedItem<u64> = PackedItem::new("bs");
 
 pub type DeploymentKey = (Addr, u64);
 pub type GroupKey = (Addr, u64, u32);
@@ -65,9 +62,10 @@ pub const LEASES: PackedMap<LeaseKey, LeaseRecord> = PackedMap::new("leases");
 /// The bid count of an open order (`Order::bids`), by the order's `seq`: `CreateBid` bumps this
 /// small entry (a short numeric key) instead of rewriting the order record. Absent means 0.
 pub const ORDER_BIDS: PackedMap<u64, u32> = PackedMap::new("ob");
-/// Open orders, keyed by the order id itself (the value is empty) so that an `OpenOrders`
-/// cursor naming an order that has closed and been deleted since still has a place to resume.
-pub const OPEN_ORDERS: Map<OrderKey, ()> = Map::new("oo");
+/// Open orders, keyed by the order id itself (the value is always `true`) so that an
+/// `OpenOrders` cursor naming an order that has closed and been deleted since still has a place
+/// to resume.
+pub const OPEN_ORDERS: PackedMap<OrderKey, bool> = PackedMap::new("oo");
 /// Each provider's open bids, keyed by the provider and the order (the value is always `true`:
 /// the store takes no empty values): a `ProviderBids` cursor is the key itself, so it still
 /// resumes after its bid has closed and been deleted (bid numbers, the previous key, needed the
@@ -369,40 +367,40 @@ impl LeaseRecord {
 pub mod store {
     use super::*;
 
-    pub fn deployment(s: &dyn Storage, id: &DeploymentId) -> StdResult<Option<Deployment>> {
+    pub fn deployment(s: &dyn Storage, id: &DeploymentId) -> kumo::Result<Option<Deployment>> {
         Ok(DEPLOYMENTS
             .may_load(s, deployment_key(id))?
             .map(|r| r.restore(id.clone())))
     }
 
-    pub fn save_deployment(s: &mut dyn Storage, d: &Deployment) -> StdResult<()> {
+    pub fn save_deployment(s: &mut dyn Storage, d: &Deployment) -> kumo::Result<()> {
         DEPLOYMENTS.save(s, deployment_key(&d.id), &DeploymentRecord::of(d))
     }
 
-    pub fn group(s: &dyn Storage, id: &GroupId) -> StdResult<Option<Group>> {
+    pub fn group(s: &dyn Storage, id: &GroupId) -> kumo::Result<Option<Group>> {
         Ok(GROUPS
             .may_load(s, group_key(id))?
             .map(|r| r.restore(id.clone())))
     }
 
-    pub fn save_group(s: &mut dyn Storage, g: &Group) -> StdResult<()> {
+    pub fn save_group(s: &mut dyn Storage, g: &Group) -> kumo::Result<()> {
         GROUPS.save(s, group_key(&g.id), &GroupRecord::of(g))
     }
 
     /// A deployment's groups: at most `max_groups`.
-    pub fn groups_of(s: &dyn Storage, id: &DeploymentId) -> StdResult<Vec<Group>> {
+    pub fn groups_of(s: &dyn Storage, id: &DeploymentId) -> kumo::Result<Vec<Group>> {
         GROUPS
             .prefix_range(s, (id.owner.clone(), id.dseq), None, IterOrder::Ascending)
             .map(|r| r.map(|(gseq, g)| g.restore(id.group(gseq))))
             .collect()
     }
 
-    pub fn order(s: &dyn Storage, id: &OrderId) -> StdResult<Option<Order>> {
+    pub fn order(s: &dyn Storage, id: &OrderId) -> kumo::Result<Option<Order>> {
         Ok(order_and_flag(s, id)?.map(|(o, _)| o))
     }
 
     /// The order, and whether its deployment asks for a provider track record.
-    pub fn order_and_flag(s: &dyn Storage, id: &OrderId) -> StdResult<Option<(Order, bool)>> {
+    pub fn order_and_flag(s: &dyn Storage, id: &OrderId) -> kumo::Result<Option<(Order, bool)>> {
         let Some(r) = ORDERS.may_load(s, order_key(id))? else {
             return Ok(None);
         };
@@ -412,14 +410,14 @@ pub mod store {
     }
 
     /// Saves the order record, not its bid count (`needs_record` as in [`order_and_flag`]).
-    pub fn save_order(s: &mut dyn Storage, o: &Order, needs_record: bool) -> StdResult<()> {
+    pub fn save_order(s: &mut dyn Storage, o: &Order, needs_record: bool) -> kumo::Result<()> {
         ORDERS.save(s, order_key(&o.id), &OrderRecord::of(o, needs_record))
     }
 
     /// Saves only the order's bid count (what `CreateBid`, `CloseBid` and a lease change). An
     /// order that closes while open has its count removed by `close_current_order`; an active
     /// order's count is already gone (a lease sets it to 0).
-    pub fn save_order_bids(s: &mut dyn Storage, o: &Order) -> StdResult<()> {
+    pub fn save_order_bids(s: &mut dyn Storage, o: &Order) -> kumo::Result<()> {
         if o.bids == 0 {
             ORDER_BIDS.remove(s, o.seq);
             Ok(())
@@ -428,13 +426,13 @@ pub mod store {
         }
     }
 
-    pub fn bid(s: &dyn Storage, id: &BidId) -> StdResult<Option<Bid>> {
+    pub fn bid(s: &dyn Storage, id: &BidId) -> kumo::Result<Option<Bid>> {
         Ok(BIDS
             .may_load(s, bid_key(id))?
             .map(|r| r.restore(id.clone())))
     }
 
-    pub fn save_bid(s: &mut dyn Storage, b: &Bid) -> StdResult<()> {
+    pub fn save_bid(s: &mut dyn Storage, b: &Bid) -> kumo::Result<()> {
         BIDS.save(s, bid_key(&b.id), &BidRecord::of(b))
     }
 
@@ -443,7 +441,7 @@ pub mod store {
         s: &'a dyn Storage,
         order: &'a OrderId,
         start_after: Option<Addr>,
-    ) -> impl Iterator<Item = StdResult<Bid>> + 'a {
+    ) -> impl Iterator<Item = kumo::Result<Bid>> + 'a {
         BIDS.prefix_range(
             s,
             order_bids_prefix(order),
@@ -453,13 +451,13 @@ pub mod store {
         .map(move |r| r.map(|(provider, b)| b.restore(order.bid(provider))))
     }
 
-    pub fn lease(s: &dyn Storage, id: &LeaseId) -> StdResult<Option<Lease>> {
+    pub fn lease(s: &dyn Storage, id: &LeaseId) -> kumo::Result<Option<Lease>> {
         Ok(LEASES
             .may_load(s, lease_key(id))?
             .map(|r| r.restore(id.clone())))
     }
 
-    pub fn save_lease(s: &mut dyn Storage, l: &Lease) -> StdResult<()> {
+    pub fn save_lease(s: &mut dyn Storage, l: &Lease) -> kumo::Result<()> {
         LEASES.save(s, lease_key(&l.id), &LeaseRecord::of(l))
     }
 }

@@ -7,8 +7,8 @@ use cosmwasm_std::testing::{
 };
 use cosmwasm_std::{
     coin, coins, from_json, to_json_binary, to_json_vec, Addr, Binary, ContractResult, CosmosMsg,
-    Decimal256, DepsMut, Env, HexBinary, MessageInfo, OwnedDeps, Response, StdResult, SystemResult,
-    Timestamp, Uint128, Uint64, WasmMsg, WasmQuery,
+    Decimal256, DepsMut, Env, HexBinary, MessageInfo, OwnedDeps, Response, SystemResult, Timestamp,
+    Uint128, Uint64, WasmMsg, WasmQuery,
 };
 use kumo::attributes::{PlacementRequirements, SignedBy};
 use kumo::escrow::{self, AccountId, EscrowCallback};
@@ -47,7 +47,7 @@ fn execute(
     contract::execute(deps, env, info, json(&msg))
 }
 
-fn query(deps: cosmwasm_std::Deps, env: Env, msg: QueryMsg) -> StdResult<Binary> {
+fn query(deps: cosmwasm_std::Deps, env: Env, msg: QueryMsg) -> Result<Binary, ContractError> {
     contract::query(deps, env, json(&msg))
 }
 

@@ -47,7 +47,7 @@ pub fn dispatch(deps: Deps, msg: QueryMsg) -> StdResult<Binary> {
                 .range(deps.storage, start, Order::Ascending)
                 .take(limit(l))
                 .map(|r| r.map(|(_, p)| p))
-                .collect::<StdResult<_>>()?;
+                .collect::<kumo::Result<_>>()?;
             to_binary(&ProvidersResponse { providers })
         }
         QueryMsg::AuditedAttributes { provider, auditor } => {
@@ -85,7 +85,7 @@ pub fn dispatch(deps: Deps, msg: QueryMsg) -> StdResult<Binary> {
                         attributes,
                     })
                 })
-                .collect::<StdResult<_>>()?;
+                .collect::<kumo::Result<_>>()?;
             to_binary(&AuditedAttributesListResponse { audits })
         }
         QueryMsg::MatchInfo { provider, auditors } => {

@@ -68,7 +68,7 @@ pub fn dispatch(deps: Deps, env: Env, msg: QueryMsg) -> StdResult<Binary> {
                 .range(deps.storage, start_after, Order::Ascending)
                 .take(limit)
                 .map(|r| r.map(|(_, d)| d))
-                .collect::<StdResult<_>>()?;
+                .collect::<kumo::Result<_>>()?;
             to_binary(&DisputesResponse { disputes })
         }
     }

@@ -10,10 +10,12 @@
 //! to a record only as an option decoded as `None` at the end of the input ([`Reader::rest`]).
 
 use cosmwasm_std::{
-    Addr, CustomQuery, Decimal, Decimal256, HexBinary, Order, QuerierWrapper, StdError, StdResult,
-    Storage, Timestamp, Uint128, Uint256, Uint64,
+    Addr, CustomQuery, Decimal, Decimal256, HexBinary, Order, QuerierWrapper, Storage, Timestamp,
+    Uint128, Uint256, Uint64,
 };
-use cw_storage_plus::{Key, KeyDeserialize, Map, Prefixer, PrimaryKey, RawBound};
+use cw_storage_plus::{Key, Map, Prefixer, PrimaryKey, RawBound};
+
+use crate::error::{Error, Result};
 
 /// Appends a value's binary form to `out`.
 pub trait Encode {
@@ -31,7 +33,7 @@ pub trait Decode: Sized {
     fn decode(r: &mut Reader) -> DecodeResult<Self>;
 
     /// The value at the start of `bytes`; trailing bytes (fields a reader skips) are ignored.
-    fn from_bytes(bytes: &[u8]) -> StdResult<Self> {
+    fn from_bytes(bytes: &[u8]) -> Result<Self> {
         Ok(Self::decode(&mut Reader { buf: bytes })?)
     }
 }
@@ -41,16 +43,16 @@ pub struct Reader<'a> {
     buf: &'a [u8],
 }
 
-/// Why a stored record does not decode. Small (unlike `StdError`, which every field's `?` would
-/// move): it becomes a `StdError` in [`Decode::from_bytes`].
+/// Why a stored record does not decode. Small (one pointer, which every field's `?` moves): it
+/// becomes an [`Error`] in [`Decode::from_bytes`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Malformed(pub &'static str);
 
-pub type DecodeResult<T> = Result<T, Malformed>;
+pub type DecodeResult<T> = std::result::Result<T, Malformed>;
 
-impl From<Malformed> for StdError {
+impl From<Malformed> for Error {
     fn from(e: Malformed) -> Self {
-        StdError::generic_err(e.0)
+        Error::Malformed(e.0)
     }
 }
 
@@ -412,21 +414,21 @@ impl<T: Encode + Decode> PackedItem<T> {
         }
     }
 
-    pub fn save(&self, store: &mut dyn Storage, value: &T) -> StdResult<()> {
+    pub fn save(&self, store: &mut dyn Storage, value: &T) -> Result<()> {
         store.set(self.key.as_bytes(), &value.to_bytes());
         Ok(())
     }
 
-    pub fn may_load(&self, store: &dyn Storage) -> StdResult<Option<T>> {
+    pub fn may_load(&self, store: &dyn Storage) -> Result<Option<T>> {
         store
             .get(self.key.as_bytes())
             .map(|v| T::from_bytes(&v))
             .transpose()
     }
 
-    pub fn load(&self, store: &dyn Storage) -> StdResult<T> {
+    pub fn load(&self, store: &dyn Storage) -> Result<T> {
         self.may_load(store)?
-            .ok_or_else(|| StdError::not_found(std::any::type_name::<T>()))
+            .ok_or(Error::NotFound(std::any::type_name::<T>()))
     }
 
     /// A raw read of another contract's item.
@@ -434,7 +436,7 @@ impl<T: Encode + Decode> PackedItem<T> {
         &self,
         querier: &QuerierWrapper<Q>,
         contract: Addr,
-    ) -> StdResult<Option<T>> {
+    ) -> Result<Option<T>> {
         crate::entry::raw_query(querier, contract, self.key.as_bytes())?
             .map(|v| T::from_bytes(&v))
             .transpose()
@@ -458,7 +460,7 @@ impl<'a, K: PrimaryKey<'a>, T: Encode + Decode> PackedMap<K, T> {
         self.map.key(k).to_vec()
     }
 
-    pub fn save(&self, store: &mut dyn Storage, k: K, value: &T) -> StdResult<()> {
+    pub fn save(&self, store: &mut dyn Storage, k: K, value: &T) -> Result<()> {
         store.set(&self.key(k), &value.to_bytes());
         Ok(())
     }
@@ -471,12 +473,12 @@ impl<'a, K: PrimaryKey<'a>, T: Encode + Decode> PackedMap<K, T> {
         store.get(&self.key(k)).is_some()
     }
 
-    pub fn load(&self, store: &dyn Storage, k: K) -> StdResult<T> {
+    pub fn load(&self, store: &dyn Storage, k: K) -> Result<T> {
         self.may_load(store, k)?
-            .ok_or_else(|| StdError::not_found(std::any::type_name::<T>()))
+            .ok_or(Error::NotFound(std::any::type_name::<T>()))
     }
 
-    pub fn may_load(&self, store: &dyn Storage, k: K) -> StdResult<Option<T>> {
+    pub fn may_load(&self, store: &dyn Storage, k: K) -> Result<Option<T>> {
         store
             .get(&self.key(k))
             .map(|v| T::from_bytes(&v))
@@ -489,7 +491,7 @@ impl<'a, K: PrimaryKey<'a>, T: Encode + Decode> PackedMap<K, T> {
         querier: &QuerierWrapper<Q>,
         contract: Addr,
         k: K,
-    ) -> StdResult<Option<T>> {
+    ) -> Result<Option<T>> {
         crate::entry::raw_query(querier, contract, &self.key(k))?
             .map(|v| T::from_bytes(&v))
             .transpose()
@@ -502,9 +504,9 @@ impl<'a, K: PrimaryKey<'a>, T: Encode + Decode> PackedMap<K, T> {
         p: K::Prefix,
         start_after: Option<K::Suffix>,
         order: Order,
-    ) -> impl Iterator<Item = StdResult<(<K::Suffix as KeyDeserialize>::Output, T)>> + 's
+    ) -> impl Iterator<Item = Result<(<K::Suffix as KeyDecode>::Output, T)>> + 's
     where
-        K::Suffix: PrimaryKey<'a>,
+        K::Suffix: PrimaryKey<'a> + KeyDecode,
     {
         self.range_under::<K::Suffix>(
             store,
@@ -520,9 +522,9 @@ impl<'a, K: PrimaryKey<'a>, T: Encode + Decode> PackedMap<K, T> {
         store: &'s dyn Storage,
         start_after: Option<K>,
         order: Order,
-    ) -> impl Iterator<Item = StdResult<(K::Output, T)>> + 's
+    ) -> impl Iterator<Item = Result<(K::Output, T)>> + 's
     where
-        K: KeyDeserialize,
+        K: KeyDecode,
     {
         self.range_under::<K>(store, &[], start_after.map(|s| s.joined_key()), order)
     }
@@ -534,9 +536,9 @@ impl<'a, K: PrimaryKey<'a>, T: Encode + Decode> PackedMap<K, T> {
         p: K::SubPrefix,
         start_after: Option<K::SuperSuffix>,
         order: Order,
-    ) -> impl Iterator<Item = StdResult<(<K::SuperSuffix as KeyDeserialize>::Output, T)>> + 's
+    ) -> impl Iterator<Item = Result<(<K::SuperSuffix as KeyDecode>::Output, T)>> + 's
     where
-        K::SuperSuffix: PrimaryKey<'a>,
+        K::SuperSuffix: PrimaryKey<'a> + KeyDecode,
     {
         self.range_under::<K::SuperSuffix>(
             store,
@@ -546,13 +548,13 @@ impl<'a, K: PrimaryKey<'a>, T: Encode + Decode> PackedMap<K, T> {
         )
     }
 
-    fn range_under<'s, S: KeyDeserialize>(
+    fn range_under<'s, S: KeyDecode>(
         &self,
         store: &'s dyn Storage,
         parts: &[Key],
         start_after: Option<Vec<u8>>,
         order: Order,
-    ) -> impl Iterator<Item = StdResult<(S::Output, T)>> + 's {
+    ) -> impl Iterator<Item = Result<(S::Output, T)>> + 's {
         let prefix = prefix_bytes(self.map.namespace_bytes(), parts);
         let start = start_after.map(RawBound::Exclusive);
         let (start, end) = match order {
@@ -560,7 +562,121 @@ impl<'a, K: PrimaryKey<'a>, T: Encode + Decode> PackedMap<K, T> {
             Order::Descending => (None, start),
         };
         cw_storage_plus::range_with_prefix(store, &prefix, start, end, order)
-            .map(|(k, v)| Ok((S::from_vec(k)?, T::from_bytes(&v)?)))
+            .map(|(k, v)| Ok((S::decode_key(&k)?, T::from_bytes(&v)?)))
+    }
+}
+
+/// A key read back from its storage bytes, as `cw-storage-plus`'s `KeyDeserialize` reads it
+/// (the same layout and outputs), with an [`Error`] instead of a `StdError` when the bytes do
+/// not decode.
+pub trait KeyDecode {
+    type Output;
+    /// How many parts the key has (`KeyDeserialize::KEY_ELEMS`).
+    const PARTS: u16;
+
+    fn decode_key(bytes: &[u8]) -> Result<Self::Output>;
+}
+
+fn bad_key() -> Error {
+    Error::Malformed("stored key: truncated or malformed")
+}
+
+impl KeyDecode for () {
+    type Output = ();
+    const PARTS: u16 = 0;
+
+    fn decode_key(_: &[u8]) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl KeyDecode for String {
+    type Output = String;
+    const PARTS: u16 = 1;
+
+    fn decode_key(bytes: &[u8]) -> Result<String> {
+        String::from_utf8(bytes.to_vec()).map_err(|_| bad_key())
+    }
+}
+
+impl KeyDecode for Addr {
+    type Output = Addr;
+    const PARTS: u16 = 1;
+
+    fn decode_key(bytes: &[u8]) -> Result<Addr> {
+        String::decode_key(bytes).map(Addr::unchecked)
+    }
+}
+
+impl<T: KeyDecode + ?Sized> KeyDecode for &T {
+    type Output = T::Output;
+    const PARTS: u16 = T::PARTS;
+
+    fn decode_key(bytes: &[u8]) -> Result<T::Output> {
+        T::decode_key(bytes)
+    }
+}
+
+impl KeyDecode for str {
+    type Output = String;
+    const PARTS: u16 = 1;
+
+    fn decode_key(bytes: &[u8]) -> Result<String> {
+        String::decode_key(bytes)
+    }
+}
+
+macro_rules! int_key {
+    ($($t:ty),*) => {$(
+        impl KeyDecode for $t {
+            type Output = $t;
+            const PARTS: u16 = 1;
+
+            fn decode_key(bytes: &[u8]) -> Result<$t> {
+                bytes.try_into().map(<$t>::from_be_bytes).map_err(|_| bad_key())
+            }
+        }
+    )*};
+}
+int_key!(u8, u16, u32, u64, u128);
+
+/// Splits the bytes of a key's first `parts` parts (each but the last of the whole key after
+/// its 2-byte length; those lengths are kept when the first key itself has several parts) from
+/// the rest, as `cw-storage-plus` does.
+fn split_key(parts: u16, bytes: &[u8]) -> Result<(Vec<u8>, &[u8])> {
+    let mut first = Vec::new();
+    let mut rest = bytes;
+    for i in 0..parts {
+        let (len, tail) = rest.split_first_chunk::<2>().ok_or_else(bad_key)?;
+        let n = u16::from_be_bytes(*len) as usize;
+        if i + 1 < parts {
+            first.extend_from_slice(len);
+        }
+        let part = tail.get(..n).ok_or_else(bad_key)?;
+        first.extend_from_slice(part);
+        rest = &tail[n..];
+    }
+    Ok((first, rest))
+}
+
+impl<A: KeyDecode, B: KeyDecode> KeyDecode for (A, B) {
+    type Output = (A::Output, B::Output);
+    const PARTS: u16 = A::PARTS + B::PARTS;
+
+    fn decode_key(bytes: &[u8]) -> Result<Self::Output> {
+        let (a, b) = split_key(A::PARTS, bytes)?;
+        Ok((A::decode_key(&a)?, B::decode_key(b)?))
+    }
+}
+
+impl<A: KeyDecode, B: KeyDecode, C: KeyDecode> KeyDecode for (A, B, C) {
+    type Output = (A::Output, B::Output, C::Output);
+    const PARTS: u16 = A::PARTS + B::PARTS + C::PARTS;
+
+    fn decode_key(bytes: &[u8]) -> Result<Self::Output> {
+        let (a, rest) = split_key(A::PARTS, bytes)?;
+        let (b, c) = split_key(B::PARTS, rest)?;
+        Ok((A::decode_key(&a)?, B::decode_key(&b)?, C::decode_key(c)?))
     }
 }
 
@@ -646,6 +762,46 @@ codec_struct!(crate::DeploymentId { owner, dseq });
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `KeyDecode` reads what `cw-storage-plus`'s `KeyDeserialize` reads, for the key shapes
+    /// the contracts store, and rejects truncated keys without panicking.
+    #[test]
+    fn keys_decode_as_cw_storage_plus_reads_them() {
+        use cw_storage_plus::KeyDeserialize;
+
+        fn same<'a, K>(k: K)
+        where
+            K: PrimaryKey<'a> + KeyDecode + KeyDeserialize,
+            <K as KeyDecode>::Output: PartialEq<<K as KeyDeserialize>::Output> + std::fmt::Debug,
+            <K as KeyDeserialize>::Output: std::fmt::Debug,
+        {
+            let bytes = k.joined_key();
+            let ours = <K as KeyDecode>::decode_key(&bytes).unwrap();
+            let theirs = <K as KeyDeserialize>::from_vec(bytes.clone()).unwrap();
+            assert_eq!(ours, theirs);
+            for n in 0..bytes.len() {
+                // Shorter keys: an error or another key, never a panic.
+                let _ = <K as KeyDecode>::decode_key(&bytes[..n]);
+            }
+        }
+
+        let a = Addr::unchecked("kumo1tenant");
+        let p = Addr::unchecked("kumo1provider");
+        same(7u64);
+        same(u32::MAX);
+        same(a.clone());
+        same("denom".to_string());
+        same((a.clone(), 9u64));
+        same(((a.clone(), 9u64), (1u32, 2u32)));
+        same(((a.clone(), 9u64), (1u32, 2u32), p.clone()));
+        same((a.clone(), 9u64, (1u32, 2u32, p.clone())));
+        same((p.clone(), ((a.clone(), 9u64), (1u32, 2u32))));
+        same(("acct".to_string(), "lease".to_string()));
+        same((a.clone(), p.clone(), "ukumo".to_string()));
+        assert!(<(Addr, u64)>::decode_key(&[0, 9, b'x']).is_err());
+        assert!(u64::decode_key(&[1, 2, 3]).is_err());
+        assert!(String::decode_key(&[0xff]).is_err());
+    }
 
     #[test]
     fn values_round_trip() {

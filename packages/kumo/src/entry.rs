@@ -11,7 +11,23 @@
 //! is returned as a new `Region` the VM frees with `deallocate`. `cosmwasm_std` still provides
 //! `allocate`, `deallocate`, `interface_version_8` and the storage, API and query imports.
 
-use cosmwasm_std::{Addr, CustomQuery, QuerierWrapper, StdError, StdResult, Storage};
+use cosmwasm_std::{Addr, Api, CustomQuery, QuerierWrapper, Storage};
+
+use crate::error::{Error, Result};
+
+/// `Api::addr_validate` with an [`Error`]. In the wasm it calls the VM's `addr_validate` import
+/// itself: no `StdError`, and a contract exported with `api: unused` (see [`exports!`]) needs
+/// no `Api` at all. Elsewhere (unit tests, `cw-multi-test`) `api` validates.
+pub fn addr_validate(api: &dyn Api, input: &str) -> Result<Addr> {
+    #[cfg(target_arch = "wasm32")]
+    {
+        let _ = api;
+        wasm::vm_validate(input)
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    api.addr_validate(input)
+        .map_err(|e| Error::Address(e.to_string()))
+}
 
 #[cfg(target_arch = "wasm32")]
 pub use wasm::*;
@@ -22,7 +38,7 @@ pub fn raw_query<Q: CustomQuery>(
     querier: &QuerierWrapper<Q>,
     contract: Addr,
     key: &[u8],
-) -> StdResult<Option<Vec<u8>>> {
+) -> Result<Option<Vec<u8>>> {
     let request = crate::json::vm::raw_query_request(contract.as_str(), key);
     let value = crate::json::vm::answer(
         querier.raw_query(&request),
@@ -54,20 +70,22 @@ pub fn set_contract_version(storage: &mut dyn Storage, contract: &str, version: 
 }
 
 /// `cw2::get_contract_version`, through `crate::json`.
-pub fn get_contract_version(storage: &dyn Storage) -> StdResult<ContractVersion> {
+pub fn get_contract_version(storage: &dyn Storage) -> Result<ContractVersion> {
     let bytes = storage
         .get(CONTRACT_INFO)
-        .ok_or_else(|| StdError::not_found("contract_info"))?;
+        .ok_or(Error::NotFound("contract_info"))?;
     crate::json::FromJson::parse(&bytes)
 }
 
 #[cfg(target_arch = "wasm32")]
 mod wasm {
+    pub use cosmwasm_std::ExternalApi;
     use cosmwasm_std::{
-        Binary, Deps, DepsMut, Env, ExternalApi, ExternalStorage, MessageInfo, QuerierWrapper,
-        Response,
+        Addr, Api, Binary, CanonicalAddr, Deps, DepsMut, Env, ExternalStorage, MessageInfo,
+        QuerierWrapper, RecoverPubkeyError, Response, StdResult, VerificationError,
     };
 
+    use crate::error::Error;
     use crate::json::{vm, FromJson};
 
     /// The VM's view of a byte buffer in the contract's memory (`cosmwasm_std`'s `Region`).
@@ -92,6 +110,97 @@ mod wasm {
     extern "C" {
         fn abort(source_ptr: u32);
         fn query_chain(request: u32) -> u32;
+        #[link_name = "addr_validate"]
+        fn vm_addr_validate(source_ptr: u32) -> u32;
+    }
+
+    /// [`super::addr_validate`] in the wasm: `ExternalApi::addr_validate`'s steps and messages.
+    pub fn vm_validate(input: &str) -> crate::error::Result<Addr> {
+        // The VM refuses to read a longer input (its MAX_LENGTH_HUMAN_ADDRESS).
+        if input.len() > 256 {
+            return Err(Error::Address("input too long for addr_validate".into()));
+        }
+        let source = Region::borrowed(input.as_bytes());
+        let result = unsafe { vm_addr_validate(&source as *const Region as u32) };
+        if result != 0 {
+            // The VM wrote the reason into a region from our `allocate`: ours to free.
+            let reason = unsafe { take(result) };
+            return Err(Error::Address(
+                ["addr_validate errored: ", &String::from_utf8_lossy(&reason)].concat(),
+            ));
+        }
+        Ok(Addr::unchecked(input))
+    }
+
+    /// The `deps.api` a contract gets.
+    pub trait NewApi: Api + Sized {
+        fn new() -> Self;
+    }
+
+    impl NewApi for ExternalApi {
+        fn new() -> Self {
+            ExternalApi::new()
+        }
+    }
+
+    /// The `deps.api` of a contract exported with `api: unused`: such a contract validates
+    /// addresses with [`super::addr_validate`] and uses no other `Api` method. Why: each
+    /// `ExternalApi` method builds a `StdError` on failure, and a `dyn Api` links them all in,
+    /// with `StdError`'s backtrace printer (tens of KB of wasm). Every method here panics.
+    pub struct UnusedApi;
+
+    impl NewApi for UnusedApi {
+        fn new() -> Self {
+            UnusedApi
+        }
+    }
+
+    const UNUSED: &str =
+        "this contract is exported with `api: unused`: use kumo::entry::addr_validate";
+
+    impl Api for UnusedApi {
+        fn addr_validate(&self, _: &str) -> StdResult<Addr> {
+            panic!("{UNUSED}")
+        }
+        fn addr_canonicalize(&self, _: &str) -> StdResult<CanonicalAddr> {
+            panic!("{UNUSED}")
+        }
+        fn addr_humanize(&self, _: &CanonicalAddr) -> StdResult<Addr> {
+            panic!("{UNUSED}")
+        }
+        fn secp256k1_verify(
+            &self,
+            _: &[u8],
+            _: &[u8],
+            _: &[u8],
+        ) -> std::result::Result<bool, VerificationError> {
+            panic!("{UNUSED}")
+        }
+        fn secp256k1_recover_pubkey(
+            &self,
+            _: &[u8],
+            _: &[u8],
+            _: u8,
+        ) -> std::result::Result<Vec<u8>, RecoverPubkeyError> {
+            panic!("{UNUSED}")
+        }
+        fn ed25519_verify(
+            &self,
+            _: &[u8],
+            _: &[u8],
+            _: &[u8],
+        ) -> std::result::Result<bool, VerificationError> {
+            panic!("{UNUSED}")
+        }
+        fn ed25519_batch_verify(
+            &self,
+            _: &[&[u8]],
+            _: &[&[u8]],
+            _: &[&[u8]],
+        ) -> std::result::Result<bool, VerificationError> {
+            panic!("{UNUSED}")
+        }
+        fn debug(&self, _: &str) {}
     }
 
     /// Takes ownership of a region `allocate` made and the VM filled.
@@ -133,9 +242,9 @@ mod wasm {
     }
 
     /// Runs `f` with the chain's storage, API and querier.
-    fn with_deps<R>(f: impl FnOnce(DepsMut) -> R) -> R {
+    fn with_deps<A: NewApi, R>(f: impl FnOnce(DepsMut) -> R) -> R {
         let mut storage = ExternalStorage::new();
-        let api = ExternalApi::new();
+        let api = A::new();
         let querier = ChainQuerier;
         f(DepsMut {
             storage: &mut storage,
@@ -147,7 +256,7 @@ mod wasm {
     type Exec<M, E> = fn(DepsMut, Env, MessageInfo, M) -> Result<Response, E>;
 
     /// `instantiate` and `execute`.
-    pub fn run_with_info<M: FromJson, E: ToString>(
+    pub fn run_with_info<A: NewApi, M: FromJson, E: ToString>(
         f: Exec<M, E>,
         env: u32,
         info: u32,
@@ -157,13 +266,13 @@ mod wasm {
         let (env, info, msg) = unsafe { (take(env), take(info), take(msg)) };
         let result = (|| {
             let (env, info, msg) = (parse(&env)?, parse(&info)?, parse(&msg)?);
-            with_deps(|deps| f(deps, env, info, msg).map_err(|e| e.to_string()))
+            with_deps::<A, _>(|deps| f(deps, env, info, msg).map_err(|e| e.to_string()))
         })();
         give(vm::response_result(&result))
     }
 
     /// `migrate` and `reply`: no `MessageInfo`.
-    pub fn run<M: FromJson, E: ToString>(
+    pub fn run<A: NewApi, M: FromJson, E: ToString>(
         f: fn(DepsMut, Env, M) -> Result<Response, E>,
         env: u32,
         msg: u32,
@@ -172,13 +281,13 @@ mod wasm {
         let (env, msg) = unsafe { (take(env), take(msg)) };
         let result = (|| {
             let (env, msg) = (parse(&env)?, parse(&msg)?);
-            with_deps(|deps| f(deps, env, msg).map_err(|e| e.to_string()))
+            with_deps::<A, _>(|deps| f(deps, env, msg).map_err(|e| e.to_string()))
         })();
         give(vm::response_result(&result))
     }
 
     /// `query`.
-    pub fn query<M: FromJson, E: ToString>(
+    pub fn query<A: NewApi, M: FromJson, E: ToString>(
         f: fn(Deps, Env, M) -> Result<Binary, E>,
         env: u32,
         msg: u32,
@@ -187,7 +296,7 @@ mod wasm {
         let (env, msg) = unsafe { (take(env), take(msg)) };
         let result = (|| {
             let (env, msg) = (parse(&env)?, parse(&msg)?);
-            with_deps(|deps| f(deps.as_ref(), env, msg).map_err(|e| e.to_string()))
+            with_deps::<A, _>(|deps| f(deps.as_ref(), env, msg).map_err(|e| e.to_string()))
         })();
         give(vm::binary_result(&result))
     }
@@ -206,7 +315,9 @@ mod wasm {
 }
 
 /// Exports a contract's entry points through this module. Each names the contract's Rust
-/// function; omit the ones it does not have.
+/// function; omit the ones it does not have. A contract that validates addresses only with
+/// [`addr_validate`] may begin with `api: unused,` (its `deps.api` then panics if called; the
+/// wasm is smaller, see `UnusedApi`).
 ///
 /// ```ignore
 /// kumo::exports! {
@@ -219,40 +330,48 @@ mod wasm {
 /// ```
 #[macro_export]
 macro_rules! exports {
+    (api: unused, $($kind:ident : $f:path),* $(,)?) => {
+        #[cfg(all(target_arch = "wasm32", not(feature = "library")))]
+        mod __kumo_exports {
+            type Api = $crate::entry::UnusedApi;
+            $( $crate::exports!(@one $kind $f); )*
+        }
+    };
     ($($kind:ident : $f:path),* $(,)?) => {
         #[cfg(all(target_arch = "wasm32", not(feature = "library")))]
         mod __kumo_exports {
+            type Api = $crate::entry::ExternalApi;
             $( $crate::exports!(@one $kind $f); )*
         }
     };
     (@one instantiate $f:path) => {
         #[no_mangle]
         extern "C" fn instantiate(env: u32, info: u32, msg: u32) -> u32 {
-            $crate::entry::run_with_info($f, env, info, msg)
+            $crate::entry::run_with_info::<Api, _, _>($f, env, info, msg)
         }
     };
     (@one execute $f:path) => {
         #[no_mangle]
         extern "C" fn execute(env: u32, info: u32, msg: u32) -> u32 {
-            $crate::entry::run_with_info($f, env, info, msg)
+            $crate::entry::run_with_info::<Api, _, _>($f, env, info, msg)
         }
     };
     (@one query $f:path) => {
         #[no_mangle]
         extern "C" fn query(env: u32, msg: u32) -> u32 {
-            $crate::entry::query($f, env, msg)
+            $crate::entry::query::<Api, _, _>($f, env, msg)
         }
     };
     (@one migrate $f:path) => {
         #[no_mangle]
         extern "C" fn migrate(env: u32, msg: u32) -> u32 {
-            $crate::entry::run($f, env, msg)
+            $crate::entry::run::<Api, _, _>($f, env, msg)
         }
     };
     (@one reply $f:path) => {
         #[no_mangle]
         extern "C" fn reply(env: u32, msg: u32) -> u32 {
-            $crate::entry::run($f, env, msg)
+            $crate::entry::run::<Api, _, _>($f, env, msg)
         }
     };
 }

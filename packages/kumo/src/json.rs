@@ -15,15 +15,16 @@
 //! (`deserialize_u32` for a `u32`, `deserialize_struct` for a struct, `deserialize_enum` for an
 //! enum...), skips unknown fields with `IgnoredAny` as serde does (`cw_serde` does not deny them),
 //! and the conversion rejects missing and repeated fields as serde does. `Uint*`, `Decimal256`,
-//! `HexBinary`, `Binary`, `Timestamp` and `Addr` are strings parsed as their own impls parse them.
+//! `HexBinary`, `Binary`, `Timestamp` and `Addr` are strings parsed as their own impls parse them
+//! (the numbers and encodings by `scalar`'s code, which accepts exactly what theirs accepts).
 //!
 //! [`ToJson`] writes what the derived `Serialize` writes on `serde-json-wasm`, byte for byte
 //! (fields in declaration order, `None` as `null`, strings escaped as it escapes them). The
 //! macros list fields in declaration order; the tests compare both ways with the derived impls.
 
 use cosmwasm_std::{
-    Addr, Binary, CustomQuery, Decimal, Decimal256, HexBinary, QuerierWrapper, StdError, StdResult,
-    Timestamp, Uint128, Uint64,
+    Addr, Binary, CustomQuery, Decimal, Decimal256, HexBinary, QuerierWrapper, StdError, Timestamp,
+    Uint128, Uint64,
 };
 use serde::de::{
     Deserialize, DeserializeSeed, Deserializer, EnumAccess, Error as _, IgnoredAny, MapAccess,
@@ -34,6 +35,7 @@ use crate::escrow::EscrowCallback;
 use crate::{Denom, EndpointKind};
 
 mod parse;
+mod scalar;
 pub mod vm;
 
 /// A decoded JSON value: what the [`Schema`] visitor produces and [`FromJson`] converts.
@@ -236,19 +238,25 @@ pub fn query<C: CustomQuery, T: FromJson>(
     querier: &QuerierWrapper<C>,
     contract: &Addr,
     msg: &impl ToJson,
-) -> StdResult<T> {
-    let request = vm::smart_query_request(contract.as_str(), &to_binary(msg)?);
+) -> crate::error::Result<T> {
+    let request = vm::smart_query_request(contract.as_str(), &write(msg));
     let data = vm::answer(querier.raw_query(&request), "querying ", contract.as_str())?;
     T::parse(&data)
 }
 
-/// Why a message does not decode. Small (one `String`), unlike `StdError`: every field's `?`
-/// moves it, and a large error type costs wasm at each of them. It becomes a `StdError`
-/// (`ParseErr`) at the end.
+/// Why a message does not decode. Small (one `String`): every field's `?` moves it, and a large
+/// error type costs wasm at each of them. It becomes a [`crate::Error`] (or a `StdError`) at
+/// the end.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JsonError(pub String);
 
 pub type JsonResult<T> = Result<T, JsonError>;
+
+impl From<JsonError> for crate::Error {
+    fn from(e: JsonError) -> Self {
+        crate::Error::Json(e.0)
+    }
+}
 
 impl From<JsonError> for StdError {
     fn from(e: JsonError) -> Self {
@@ -284,7 +292,7 @@ pub trait FromJson: Sized {
     }
 
     /// Parses a whole message, accepting what `cosmwasm_std::from_json` accepts, without serde.
-    fn parse(bytes: &[u8]) -> StdResult<Self> {
+    fn parse(bytes: &[u8]) -> crate::error::Result<Self> {
         Ok(Self::from_json(parse::parse(bytes, Self::SCHEMA)?)?)
     }
 }
@@ -343,7 +351,9 @@ impl FromJson for Uint64 {
 
     fn from_json(v: Json) -> JsonResult<Self> {
         let s = String::from_json(v)?;
-        Uint64::try_from(s.as_str()).map_err(|_| error("invalid Uint64", &s))
+        scalar::uint64(&s)
+            .map(Uint64::new)
+            .ok_or_else(|| error("invalid Uint64", &s))
     }
 }
 
@@ -352,7 +362,9 @@ impl FromJson for Uint128 {
 
     fn from_json(v: Json) -> JsonResult<Self> {
         let s = String::from_json(v)?;
-        Uint128::try_from(s.as_str()).map_err(|_| error("invalid Uint128", &s))
+        scalar::uint128(&s)
+            .map(Uint128::new)
+            .ok_or_else(|| error("invalid Uint128", &s))
     }
 }
 
@@ -369,7 +381,7 @@ impl FromJson for Decimal {
 
     fn from_json(v: Json) -> JsonResult<Self> {
         let s = String::from_json(v)?;
-        s.parse().map_err(|_| error("invalid decimal", &s))
+        scalar::decimal(&s).ok_or_else(|| error("invalid decimal", &s))
     }
 }
 
@@ -378,7 +390,7 @@ impl FromJson for Decimal256 {
 
     fn from_json(v: Json) -> JsonResult<Self> {
         let s = String::from_json(v)?;
-        s.parse().map_err(|_| error("invalid decimal", &s))
+        scalar::decimal256(&s).ok_or_else(|| error("invalid decimal", &s))
     }
 }
 
@@ -387,7 +399,9 @@ impl FromJson for HexBinary {
 
     fn from_json(v: Json) -> JsonResult<Self> {
         let s = String::from_json(v)?;
-        HexBinary::from_hex(&s).map_err(|_| error("invalid hex", &s))
+        scalar::hex(&s)
+            .map(HexBinary::from)
+            .ok_or_else(|| error("invalid hex", &s))
     }
 }
 
@@ -396,7 +410,9 @@ impl FromJson for Binary {
 
     fn from_json(v: Json) -> JsonResult<Self> {
         let s = String::from_json(v)?;
-        Binary::from_base64(&s).map_err(|_| error("invalid base64", &s))
+        scalar::base64(&s)
+            .map(Binary::new)
+            .ok_or_else(|| error("invalid base64", &s))
     }
 }
 
@@ -454,11 +470,27 @@ pub trait ToJson {
     fn write_json(&self, out: &mut Vec<u8>);
 }
 
-/// A response's JSON, as `cosmwasm_std::to_json_binary` writes it.
-pub fn to_binary(v: &impl ToJson) -> StdResult<Binary> {
+/// A value's JSON, as `cosmwasm_std::to_json_binary` writes it.
+pub fn write(v: &impl ToJson) -> Binary {
     let mut out = Vec::new();
     v.write_json(&mut out);
-    Ok(Binary::new(out))
+    Binary::new(out)
+}
+
+/// The text inside a number's or bytes' JSON string: a `Decimal256` or `Uint128` as its
+/// `Display` writes it, a `HexBinary` in lower-case hex. For event attributes and error messages
+/// in contracts: without the `Display` code of 256-bit numbers and the `hex` crate. (Only for
+/// types whose JSON is one string with nothing to escape.)
+pub fn text(v: &impl ToJson) -> String {
+    let mut out = Vec::new();
+    v.write_json(&mut out);
+    let inner = out.get(1..out.len().saturating_sub(1)).unwrap_or_default();
+    String::from_utf8_lossy(inner).into_owned()
+}
+
+/// [`write`] in the `Result` a query handler returns (of any error type: it cannot fail).
+pub fn to_binary<E>(v: &impl ToJson) -> Result<Binary, E> {
+    Ok(write(v))
 }
 
 /// A JSON string, escaped as `serde-json-wasm` escapes it.
@@ -572,17 +604,29 @@ impl ToJson for Addr {
     }
 }
 
-/// Types serialized as their `Display` string.
-macro_rules! json_display {
-    ($($t:ty),*) => {$(
-        impl ToJson for $t {
-            fn write_json(&self, out: &mut Vec<u8>) {
-                write_str(out, &self.to_string())
-            }
-        }
-    )*};
+impl ToJson for Uint64 {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        scalar::write_uint(out, self.u64().into())
+    }
 }
-json_display!(Uint64, Uint128, Decimal, Decimal256);
+
+impl ToJson for Uint128 {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        scalar::write_uint(out, self.u128().into())
+    }
+}
+
+impl ToJson for Decimal {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        scalar::write_decimal(out, self.atomics().u128().into())
+    }
+}
+
+impl ToJson for Decimal256 {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        scalar::write_decimal(out, self.atomics())
+    }
+}
 
 impl ToJson for Timestamp {
     fn write_json(&self, out: &mut Vec<u8>) {
@@ -592,13 +636,13 @@ impl ToJson for Timestamp {
 
 impl ToJson for HexBinary {
     fn write_json(&self, out: &mut Vec<u8>) {
-        write_str(out, &self.to_hex())
+        scalar::write_hex(out, self)
     }
 }
 
 impl ToJson for Binary {
     fn write_json(&self, out: &mut Vec<u8>) {
-        write_str(out, &self.to_base64())
+        scalar::write_base64(out, self)
     }
 }
 
@@ -1225,10 +1269,7 @@ mod tests {
             expires: None,
         };
         fn same(v: &(impl ToJson + serde::Serialize)) {
-            assert_eq!(
-                to_binary(v).unwrap().as_slice(),
-                cosmwasm_std::to_json_vec(v).unwrap()
-            );
+            assert_eq!(write(v).as_slice(), cosmwasm_std::to_json_vec(v).unwrap());
         }
         same(&account);
         same(&PaymentResponse {
@@ -1373,10 +1414,7 @@ mod tests {
             deadline: Timestamp::from_seconds(501),
         };
         fn same(v: &(impl ToJson + serde::Serialize)) {
-            assert_eq!(
-                to_binary(v).unwrap().as_slice(),
-                cosmwasm_std::to_json_vec(v).unwrap()
-            );
+            assert_eq!(write(v).as_slice(), cosmwasm_std::to_json_vec(v).unwrap());
         }
         same(&ConfigResponse {
             owner: Addr::unchecked("o"),
@@ -1545,10 +1583,7 @@ mod tests {
             attributes: vec![Attribute::new("tier", "1")],
         };
         fn same(v: &(impl ToJson + serde::Serialize)) {
-            assert_eq!(
-                to_binary(v).unwrap().as_slice(),
-                cosmwasm_std::to_json_vec(v).unwrap()
-            );
+            assert_eq!(write(v).as_slice(), cosmwasm_std::to_json_vec(v).unwrap());
         }
         same(&ConfigResponse {
             owner: Addr::unchecked("o"),
@@ -1660,7 +1695,7 @@ mod tests {
             }],
         };
         assert_eq!(
-            to_binary(&response).unwrap().as_slice(),
+            write(&response).as_slice(),
             cosmwasm_std::to_json_vec(&response).unwrap()
         );
         let stats = ProviderStatsResponse {
@@ -1669,7 +1704,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            to_binary(&stats).unwrap().as_slice(),
+            write(&stats).as_slice(),
             cosmwasm_std::to_json_vec(&stats).unwrap()
         );
         let bid = Bid {
@@ -1686,7 +1721,7 @@ mod tests {
         };
         let bids = BidsResponse { bids: vec![bid] };
         assert_eq!(
-            to_binary(&bids).unwrap().as_slice(),
+            write(&bids).as_slice(),
             cosmwasm_std::to_json_vec(&bids).unwrap()
         );
     }
@@ -1769,7 +1804,7 @@ mod tests {
         ];
         for (call, msg) in &pairs {
             assert_eq!(
-                to_binary(call).unwrap().as_slice(),
+                write(call).as_slice(),
                 cosmwasm_std::to_json_vec(msg).unwrap()
             );
         }
@@ -1782,7 +1817,7 @@ mod tests {
             tenant: "t".into(),
         };
         assert_eq!(
-            to_binary(&call).unwrap().as_slice(),
+            write(&call).as_slice(),
             cosmwasm_std::to_json_vec(&msg).unwrap()
         );
     }
@@ -1840,7 +1875,7 @@ mod tests {
         ];
         for msg in &escrow_msgs {
             assert_eq!(
-                to_binary(msg).unwrap().as_slice(),
+                write(msg).as_slice(),
                 cosmwasm_std::to_json_vec(msg).unwrap()
             );
         }
@@ -1849,7 +1884,7 @@ mod tests {
             depositor: Some("x".into()),
         };
         assert_eq!(
-            to_binary(&receive).unwrap().as_slice(),
+            write(&receive).as_slice(),
             cosmwasm_std::to_json_vec(&receive).unwrap()
         );
         let compensate = crate::staking::ExecuteMsg::CompensateTenant {
@@ -1857,7 +1892,7 @@ mod tests {
             tenant: "t".into(),
         };
         assert_eq!(
-            to_binary(&compensate).unwrap().as_slice(),
+            write(&compensate).as_slice(),
             cosmwasm_std::to_json_vec(&compensate).unwrap()
         );
     }

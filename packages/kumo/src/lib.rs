@@ -11,6 +11,7 @@ pub mod attributes;
 pub mod codec;
 pub mod deployment;
 pub mod entry;
+pub mod error;
 pub mod escrow;
 pub mod funds;
 pub mod governance;
@@ -24,6 +25,7 @@ pub mod staking;
 
 pub use attributes::{Attribute, PlacementRequirements, SignedBy};
 pub use deployment::{DecCoin, GroupSpec, ResourceUnit};
+pub use error::{Error, Result};
 pub use funds::{Asset, Denom};
 pub use ids::{BidId, DeploymentId, GroupId, LeaseId, OrderId};
 pub use resources::{Cpu, Endpoint, EndpointKind, Gpu, Memory, Resources, StorageVolume};

@@ -336,7 +336,8 @@ crate::codec_struct!(Dispute {
 pub fn bond_for(
     params: &StakingParams,
     stats: &crate::market::ProviderStats,
-) -> cosmwasm_std::StdResult<Uint128> {
+) -> crate::error::Result<Uint128> {
+    let overflow = |e: &dyn std::fmt::Display| crate::Error::Overflow(e.to_string());
     let rate = stats.lease_rate(&params.bond_denom);
     let extra = rate
         .checked_mul(cosmwasm_std::Decimal256::from_ratio(
@@ -344,11 +345,10 @@ pub fn bond_for(
             1u64,
         ))
         .and_then(|v| v.checked_mul(cosmwasm_std::Decimal256::from(params.bond_ratio)))
-        .map_err(|e| cosmwasm_std::StdError::generic_err(e.to_string()))?
+        .map_err(|e| overflow(&e))?
         .to_uint_ceil();
-    let extra =
-        Uint128::try_from(extra).map_err(|e| cosmwasm_std::StdError::generic_err(e.to_string()))?;
-    Ok(params.min_bond.checked_add(extra)?)
+    let extra = Uint128::try_from(extra).map_err(|e| overflow(&e))?;
+    params.min_bond.checked_add(extra).map_err(|e| overflow(&e))
 }
 
 /// Why a provider may not bid or be leased to (bonded, not jailed, bond covering its leases),
@@ -358,7 +358,7 @@ pub fn refusal(
     bond: Option<&ProviderBond>,
     stats: &crate::market::ProviderStats,
     now: Timestamp,
-) -> cosmwasm_std::StdResult<Option<String>> {
+) -> crate::error::Result<Option<String>> {
     let Some(b) = bond else {
         return Ok(Some("the provider has no bond".into()));
     };

@@ -1,6 +1,7 @@
 //! Instantiation, configuration and pausing.
 
 use cosmwasm_std::{DepsMut, MessageInfo, Response};
+use kumo::entry::addr_validate;
 use kumo::market::{InstantiateMsg, MarketParams};
 
 use crate::error::ContractError;
@@ -11,11 +12,11 @@ pub fn instantiate(deps: DepsMut, msg: InstantiateMsg) -> Result<Response, Contr
     let params = msg.params.unwrap_or_default();
     validate_params(&params)?;
     let config = Config {
-        owner: api.addr_validate(&msg.owner)?,
-        registry: api.addr_validate(&msg.registry)?,
-        escrow: api.addr_validate(&msg.escrow)?,
-        staking: msg.staking.map(|a| api.addr_validate(&a)).transpose()?,
-        guardian: msg.guardian.map(|a| api.addr_validate(&a)).transpose()?,
+        owner: addr_validate(api, &msg.owner)?,
+        registry: addr_validate(api, &msg.registry)?,
+        escrow: addr_validate(api, &msg.escrow)?,
+        staking: msg.staking.map(|a| addr_validate(api, &a)).transpose()?,
+        guardian: msg.guardian.map(|a| addr_validate(api, &a)).transpose()?,
         paused: false,
         params,
     };
@@ -69,19 +70,19 @@ pub fn update_config(
     }
     let api = deps.api;
     if let Some(a) = owner {
-        config.owner = api.addr_validate(&a)?;
+        config.owner = addr_validate(api, &a)?;
     }
     if let Some(a) = registry {
-        config.registry = api.addr_validate(&a)?;
+        config.registry = addr_validate(api, &a)?;
     }
     if let Some(a) = escrow {
-        config.escrow = api.addr_validate(&a)?;
+        config.escrow = addr_validate(api, &a)?;
     }
     if let Some(a) = staking {
-        config.staking = Some(api.addr_validate(&a)?);
+        config.staking = Some(addr_validate(api, &a)?);
     }
     if let Some(a) = guardian {
-        config.guardian = Some(api.addr_validate(&a)?);
+        config.guardian = Some(addr_validate(api, &a)?);
     }
     CONFIG.save(deps.storage, &config)?;
     Ok(Response::new()

@@ -16,6 +16,7 @@ use crate::state::store;
 use crate::state::{
     bid_key, provider_order_key, BIDS, BID_SEQ, CONFIG, PROVIDER_BIDS, PROVIDER_STATS,
 };
+use kumo::json::text;
 
 /// `MsgCreateBid`, with Akash's checks in Akash's order: deposit, bid count, one bid per
 /// provider, order open, price, offer, provider registered, attributes and auditors,
@@ -216,7 +217,7 @@ pub fn create(
     Ok(Response::new()
         .add_attribute("action", "create_bid")
         .add_attribute("bid", id.to_string())
-        .add_attribute("price", bid.price.to_string())
+        .add_attribute("price", text(&bid.price))
         .add_attribute("deposit", bid.deposit.to_string()))
 }
 

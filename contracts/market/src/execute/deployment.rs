@@ -17,6 +17,7 @@ use crate::execute::{
 use crate::funds::Incoming;
 use crate::state::store;
 use crate::state::{deployment_key, CONFIG, DEPLOYMENTS, GROUPS, LAST_DSEQ};
+use kumo::json::text;
 
 /// Bounds on what one group spec may hold, so that storing and matching it stays cheap.
 pub const MAX_GROUP_NAME_LEN: usize = 128;
@@ -150,10 +151,10 @@ pub fn create(
 
     let owner = funds.sender.clone();
     let dseq = LAST_DSEQ
-        .may_load(deps.storage, owner.clone())?
+        .may_load(deps.storage, &owner)?
         .unwrap_or_default()
         + 1;
-    LAST_DSEQ.save(deps.storage, owner.clone(), &dseq)?;
+    LAST_DSEQ.save(deps.storage, &owner, &dseq)?;
     let id = DeploymentId::new(owner.clone(), dseq);
     let deployment = Deployment {
         id: id.clone(),
@@ -201,7 +202,7 @@ pub fn create(
         .add_attribute("dseq", dseq.to_string())
         .add_attribute("deposit", funds.amount.to_string())
         .add_attribute("denom", denom)
-        .add_attribute("version", deployment.version.to_hex());
+        .add_attribute("version", text(&deployment.version));
     Ok(res)
 }
 
@@ -219,7 +220,7 @@ pub fn update(
     Ok(Response::new()
         .add_attribute("action", "update_deployment")
         .add_attribute("deployment", id.to_string())
-        .add_attribute("version", deployment.version.to_hex()))
+        .add_attribute("version", text(&deployment.version)))
 }
 
 /// The groups of one deployment (at most `max_groups`).

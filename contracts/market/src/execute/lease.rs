@@ -16,6 +16,7 @@ use crate::execute::{
 };
 use crate::state::store;
 use crate::state::{CONFIG, OPEN_ORDERS, PROVIDER_BIDS, PROVIDER_LEASES};
+use kumo::json::text;
 
 /// Makes a lease from an open bid: the bid wins, the order becomes active, every other open bid
 /// of the order loses and is refunded (at most `order_max_bids`), and the escrow starts paying.
@@ -86,7 +87,7 @@ fn lease_bid(deps: DepsMut, fx: &mut Effects, mut bid: Bid) -> Result<Lease, Con
     fx.events.push(
         Event::new("lease_created")
             .add_attribute("lease", id.to_string())
-            .add_attribute("price", lease.price.to_string()),
+            .add_attribute("price", text(&lease.price)),
     );
     Ok(lease)
 }
@@ -243,7 +244,7 @@ pub fn close_absent_leases(
 ) -> Result<Response, ContractError> {
     let config = CONFIG.load(deps.storage)?;
     let staking = config.staking.clone().ok_or(ContractError::NoStaking)?;
-    let provider = deps.api.addr_validate(&provider)?;
+    let provider = kumo::entry::addr_validate(deps.api, &provider)?;
     let pool: kumo::staking::CompensationPoolResponse = kumo::json::query(
         &deps.querier,
         &staking,
@@ -294,10 +295,10 @@ pub fn close_absent_leases(
         fx.msgs.push(
             cosmwasm_std::WasmMsg::Execute {
                 contract_addr: staking.to_string(),
-                msg: kumo::json::to_binary(&kumo::staking::MarketCall::CompensateTenant {
+                msg: kumo::json::write(&kumo::staking::MarketCall::CompensateTenant {
                     provider: provider.to_string(),
                     tenant: id.owner.to_string(),
-                })?,
+                }),
                 funds: vec![],
             }
             .into(),

@@ -5,9 +5,7 @@ pub mod bid;
 pub mod deployment;
 pub mod lease;
 
-use cosmwasm_std::{
-    Addr, CosmosMsg, Decimal256, Event, Response, StdResult, Storage, Timestamp, Uint256,
-};
+use cosmwasm_std::{Addr, CosmosMsg, Decimal256, Event, Response, Storage, Timestamp, Uint256};
 use kumo::escrow;
 use kumo::market::{
     Bid, BidState, Deployment, DeploymentState, Group, GroupState, LeaseCloseReason, LeaseState,
@@ -22,6 +20,7 @@ use crate::state::{
     bid_key, lease_key, order_key, ProviderStats, BIDS, LEASES, OPEN_ORDERS, ORDERS, ORDER_BIDS,
     ORDER_SEQ, PROVIDER_BIDS, PROVIDER_LEASES, PROVIDER_STATS,
 };
+use kumo::json::text;
 
 /// Messages and events a handler accumulates while it cascades through objects.
 pub struct Effects {
@@ -41,7 +40,7 @@ impl Effects {
         }
     }
 
-    pub fn escrow(&mut self, msg: &escrow::MarketCall) -> StdResult<()> {
+    pub fn escrow(&mut self, msg: &escrow::MarketCall) -> kumo::Result<()> {
         let m = escrow_call(&self.escrow, msg)?;
         self.msgs.push(m);
         Ok(())
@@ -49,7 +48,7 @@ impl Effects {
 
     /// Returns a bid's deposit to its provider. The market holds bid deposits itself (its bid
     /// record is the ledger entry), so that `CreateBid` needs no escrow call (README).
-    pub fn refund_bid(&mut self, bid: &Bid) -> StdResult<()> {
+    pub fn refund_bid(&mut self, bid: &Bid) -> kumo::Result<()> {
         let m = crate::funds::send(&bid.deposit.denom, &bid.id.provider, bid.deposit.amount)?;
         self.msgs.push(m);
         self.events.push(
@@ -114,7 +113,7 @@ pub fn load_bid(storage: &dyn Storage, id: &BidId) -> Result<Bid, ContractError>
 }
 
 /// The bids of one order: at most `order_max_bids`, so loading them all is bounded.
-pub fn order_bids(storage: &dyn Storage, order: &OrderId) -> StdResult<Vec<Bid>> {
+pub fn order_bids(storage: &dyn Storage, order: &OrderId) -> kumo::Result<Vec<Bid>> {
     store::bids_of(storage, order, None).collect()
 }
 
@@ -122,7 +121,7 @@ pub fn update_stats(
     storage: &mut dyn Storage,
     provider: &Addr,
     f: impl FnOnce(&mut ProviderStats),
-) -> StdResult<()> {
+) -> kumo::Result<()> {
     let mut stats = PROVIDER_STATS
         .may_load(storage, provider)?
         .unwrap_or_default();
@@ -171,11 +170,11 @@ pub fn open_order(
     };
     // A new order: its bid count is absent (0), so only the record is written.
     store::save_order(storage, &order, deployment.provider_record.is_some())?;
-    OPEN_ORDERS.save(storage, order_key(&order.id), &())?;
+    OPEN_ORDERS.save(storage, order_key(&order.id), &true)?;
     store::save_group(storage, group)?;
     let mut event = Event::new("order_created")
         .add_attribute("order", order.id.to_string())
-        .add_attribute("price", order.price.to_string());
+        .add_attribute("price", text(&order.price));
     if let Some(ends) = order.auction_ends_at {
         event = event.add_attribute("auction_ends_at", ends.seconds().to_string());
     }
@@ -286,7 +285,7 @@ pub fn end_lease(
             .add_attribute("lease", bid.id.to_string())
             .add_attribute("state", format!("{state:?}"))
             .add_attribute("reason", code.to_string())
-            .add_attribute("price", lease.price.to_string())
+            .add_attribute("price", text(&lease.price))
             .add_attribute("created_at", lease.created_at.seconds().to_string()),
     );
     Ok(())
@@ -372,7 +371,7 @@ pub fn staking_refusal(
     // own counters: the staking contract's rule without a contract call.
     let params = kumo::staking::CONFIG_PARAMS
         .query(&deps.querier, staking.clone())?
-        .ok_or_else(|| cosmwasm_std::StdError::not_found("staking config"))?
+        .ok_or(kumo::Error::NotFound("staking config"))?
         .params;
     let bond = kumo::staking::BONDS.query(&deps.querier, staking.clone(), provider)?;
     let stats = match (&bond, stats) {

@@ -5,8 +5,8 @@
 
 use cosmwasm_std::{
     Attribute, BankMsg, Binary, BlockInfo, Coin, ContractInfo, ContractResult, CosmosMsg, Env,
-    Event, MessageInfo, MsgResponse, QuerierResult, Reply, ReplyOn, Response, StdError, StdResult,
-    SubMsg, SubMsgResponse, SubMsgResult, SystemError, SystemResult, TransactionInfo, WasmMsg,
+    Event, MessageInfo, MsgResponse, QuerierResult, Reply, ReplyOn, Response, SubMsg,
+    SubMsgResponse, SubMsgResult, SystemError, SystemResult, TransactionInfo, WasmMsg,
 };
 
 use super::{
@@ -292,8 +292,8 @@ pub fn smart_query_request(contract: &str, msg: &Binary) -> Vec<u8> {
 
 /// A query's data, or a `StdError` naming `what` failed on `contract` and why (the contract's
 /// error or the system's).
-pub fn answer(result: QuerierResult, what: &str, contract: &str) -> StdResult<Binary> {
-    let failed = |e: &str| StdError::generic_err([what, contract, ": ", e].concat());
+pub fn answer(result: QuerierResult, what: &str, contract: &str) -> crate::error::Result<Binary> {
+    let failed = |e: &str| crate::Error::Query([what, contract, ": ", e].concat());
     match result {
         SystemResult::Ok(ContractResult::Ok(data)) => Ok(data),
         SystemResult::Ok(ContractResult::Err(e)) => Err(failed(&e)),
