@@ -279,12 +279,30 @@ where
 
 /// The keyring password: `KUMO_KEYRING_PASSWORD`, else asked on the terminal.
 pub fn password(prompt: &str) -> anyhow::Result<String> {
-    if let Ok(p) = std::env::var(PASSWORD_ENV) {
+    if let Some(p) = password_from_env()? {
         return Ok(p);
     }
-    read_secret(prompt).with_context(|| {
-        format!("cannot ask for the keyring password: set {PASSWORD_ENV} or run on a terminal")
-    })
+    read_secret(prompt).map_err(|_| no_terminal())
+}
+
+/// `KUMO_KEYRING_PASSWORD`, if it is set. Set but empty is an error, not a password: it is what
+/// a script passing an unset variable sends.
+pub fn password_from_env() -> anyhow::Result<Option<String>> {
+    match std::env::var(PASSWORD_ENV) {
+        Ok(p) if p.is_empty() => bail!(
+            "{PASSWORD_ENV} is set but empty: set it to the keyring password, or unset it to be asked on a terminal"
+        ),
+        Ok(p) => Ok(Some(p)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            bail!("{PASSWORD_ENV} is not valid UTF-8: set it to the keyring password")
+        }
+    }
+}
+
+/// Why a password could not be asked for, and what to do.
+pub fn no_terminal() -> anyhow::Error {
+    anyhow::anyhow!("cannot ask for the keyring password: set {PASSWORD_ENV} or run on a terminal")
 }
 
 /// The terminal settings a secret prompt changed, for [`restore_tty_on_signal`] to put back.

@@ -8,7 +8,7 @@ use clap::Subcommand;
 use kumo_chain::Key;
 use serde_json::json;
 
-use crate::ctx::{self, Globals, PASSWORD_ENV};
+use crate::ctx::{self, Globals};
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
@@ -110,12 +110,13 @@ fn add(g: &Globals, name: &str, recover: bool, index: u32) -> anyhow::Result<Exi
         let (_, phrase) = Key::generate();
         (phrase, true)
     };
-    let password = match std::env::var(PASSWORD_ENV) {
-        Ok(p) => p,
-        Err(_) => {
-            let p = ctx::read_secret("New keyring password: ").map_err(|_| {
-                anyhow!("cannot ask for a password: set {PASSWORD_ENV} or run on a terminal")
-            })?;
+    let password = match ctx::password_from_env()? {
+        Some(p) => p,
+        None => {
+            let p = ctx::read_secret("New keyring password: ").map_err(|_| ctx::no_terminal())?;
+            if p.is_empty() {
+                bail!("the password is empty: the keyring is encrypted with it; choose one");
+            }
             if ctx::read_secret("Repeat it: ")? != p {
                 bail!("the passwords differ; try again");
             }

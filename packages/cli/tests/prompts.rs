@@ -480,7 +480,7 @@ fn without_a_terminal_or_the_variable_keys_add_says_what_to_set() {
         .assert()
         .failure()
         .stderr(contains(
-            "cannot ask for a password: set KUMO_KEYRING_PASSWORD or run on a terminal",
+            "cannot ask for the keyring password: set KUMO_KEYRING_PASSWORD or run on a terminal",
         ));
     let mut list = kumo(home.path());
     list.args(["keys", "list"]);
@@ -489,6 +489,35 @@ fn without_a_terminal_or_the_variable_keys_add_says_what_to_set() {
         .assert()
         .success()
         .stdout(contains("no keys in"));
+}
+
+#[test]
+fn an_empty_password_variable_is_an_error_not_a_password() {
+    let home = tempfile::tempdir().unwrap();
+    let mut add = kumo_without_terminal(home.path());
+    add.args(["keys", "add", "alice"])
+        .env("KUMO_KEYRING_PASSWORD", "")
+        .assert()
+        .failure()
+        .stderr(contains(
+            "KUMO_KEYRING_PASSWORD is set but empty: set it to the keyring password, or unset it",
+        ));
+    let mut list = kumo(home.path());
+    list.args(["keys", "list"]);
+    assert_cmd::Command::from_std(list)
+        .timeout(DEADLINE)
+        .assert()
+        .success()
+        .stdout(contains("no keys in"));
+
+    recover_with_env_password(home.path(), "tenant", DEV_MNEMONIC);
+    write_fake_suite(home.path());
+    kumo_without_terminal(home.path())
+        .args(["--node", "http://127.0.0.1:9", "status"])
+        .env("KUMO_KEYRING_PASSWORD", "")
+        .assert()
+        .failure()
+        .stderr(contains("KUMO_KEYRING_PASSWORD is set but empty"));
 }
 
 // ---------------------------------------------------------------------------------------------
