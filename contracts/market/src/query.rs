@@ -81,10 +81,10 @@ pub fn dispatch(deps: Deps, _env: Env, msg: QueryMsg) -> Result<Binary> {
             let orders = OPEN_ORDERS
                 .range(deps.storage, start, IterOrder::Ascending)
                 .take(limit(l))
-                .map(|k| {
-                    let (((owner, dseq), (gseq, oseq)), _) = k?;
+                .map(|r| {
+                    let (((owner, dseq), (gseq, oseq)), record) = r?;
                     let id = DeploymentId::new(owner, dseq).group(gseq).order(oseq);
-                    store::order(deps.storage, &id)?.ok_or_else(|| not_found("order", &id))
+                    store::restore_order(deps.storage, id, record)
                 })
                 .page()?;
             to_binary(&OrdersResponse { orders })

@@ -38,9 +38,12 @@ pub const CONFIG: PackedItem<Config> = PackedItem::new("config");
 // The counters and indexes every `CreateDeployment`, `CreateBid` and `CreateLease` writes have
 // two-letter namespaces: SDK gas charges 30 per byte of key written (3 per byte read).
 
-/// The last `dseq` each tenant was given.
-pub const LAST_DSEQ: PackedMap<&Addr, u64> = PackedMap::new("ld");
-pub const ORDER_SEQ: PackedItem<u64> = PackedItem::new("os");
+/// The last number given to a deployment (its `dseq`) or an order (its `seq`). A new deployment
+/// takes the next `1 + groups` numbers at once, `dseq` and its orders' `seq`s: one counter read
+/// and written, where a per-tenant `dseq` counter and an order counter cost two each (SDK gas:
+/// 1,000 per read, 2,000 per write, besides the bytes). `dseq`s are therefore unique across
+/// tenants, as Akash's block-height `dseq`s usually are, and not consecutive per tenant.
+pub const SEQ: PackedItem<u64> = PackedItem::new("sq");
 pub const BID_SEQ: PackedItem<u64> = PackedItem::new("bs");
 
 pub type DeploymentKey = (Addr, u64);
@@ -53,19 +56,23 @@ pub type LeaseKey = (Addr, u64, (u32, u32, Addr));
 
 // Records in the binary form of `kumo::codec`: a third to a tenth of their JSON size (gas), and
 // no JSON code per record type (wasm size).
-pub const DEPLOYMENTS: PackedMap<DeploymentKey, DeploymentRecord> = PackedMap::new("deployments");
-pub const GROUPS: PackedMap<GroupKey, GroupRecord> = PackedMap::new("groups");
-pub const ORDERS: PackedMap<OrderKey, OrderRecord> = PackedMap::new("orders");
-pub const BIDS: PackedMap<BidKey, BidRecord> = PackedMap::new("bids");
-pub const LEASES: PackedMap<LeaseKey, LeaseRecord> = PackedMap::new("leases");
+// One-letter namespaces: every key of these maps carries it, and SDK gas charges 30 per byte of
+// key written (3 per byte read).
+pub const DEPLOYMENTS: PackedMap<DeploymentKey, DeploymentRecord> = PackedMap::new("d");
+pub const GROUPS: PackedMap<GroupKey, GroupRecord> = PackedMap::new("g");
+pub const ORDERS: PackedMap<OrderKey, OrderRecord> = PackedMap::new("o");
+pub const BIDS: PackedMap<BidKey, BidRecord> = PackedMap::new("b");
+/// The namespace of `kumo::market::LEASE_HEADERS`, which other contracts read raw.
+pub const LEASES: PackedMap<LeaseKey, LeaseRecord> = PackedMap::new(kumo::market::LEASES_NAMESPACE);
 
 /// The bid count of an open order (`Order::bids`), by the order's `seq`: `CreateBid` bumps this
 /// small entry (a short numeric key) instead of rewriting the order record. Absent means 0.
 pub const ORDER_BIDS: PackedMap<u64, u32> = PackedMap::new("ob");
-/// Open orders, keyed by the order id itself (the value is always `true`) so that an
-/// `OpenOrders` cursor naming an order that has closed and been deleted since still has a place
-/// to resume.
-pub const OPEN_ORDERS: PackedMap<OrderKey, bool> = PackedMap::new("oo");
+/// Open orders, keyed by the order id so that an `OpenOrders` cursor naming an order that has
+/// closed and been deleted since still has a place to resume. An open order's record lives
+/// here only ([`ORDERS`] has the active ones): a new order is one write, not a record and an
+/// index entry (SDK gas: 2,000 per write and 30 per byte of its long key).
+pub const OPEN_ORDERS: PackedMap<OrderKey, OrderRecord> = PackedMap::new("oo");
 /// Each provider's open bids, keyed by the provider and the order (the value is always `true`:
 /// the store takes no empty values): a `ProviderBids` cursor is the key itself, so it still
 /// resumes after its bid has closed and been deleted (bid numbers, the previous key, needed the
@@ -399,19 +406,37 @@ pub mod store {
         Ok(order_and_flag(s, id)?.map(|(o, _)| o))
     }
 
-    /// The order, and whether its deployment asks for a provider track record.
+    /// The order, and whether its deployment asks for a provider track record. Open orders are
+    /// looked up first: they are what bids read.
     pub fn order_and_flag(s: &dyn Storage, id: &OrderId) -> kumo::Result<Option<(Order, bool)>> {
-        let Some(r) = ORDERS.may_load(s, order_key(id))? else {
-            return Ok(None);
+        let key = order_key(id);
+        let r = match OPEN_ORDERS.may_load(s, key.clone())? {
+            Some(r) => r,
+            None => match ORDERS.may_load(s, key)? {
+                Some(r) => r,
+                None => return Ok(None),
+            },
         };
-        let bids = ORDER_BIDS.may_load(s, r.seq)?.unwrap_or_default();
         let needs_record = r.needs_record;
-        Ok(Some((r.restore(id.clone(), bids), needs_record)))
+        Ok(Some((restore_order(s, id.clone(), r)?, needs_record)))
     }
 
-    /// Saves the order record, not its bid count (`needs_record` as in [`order_and_flag`]).
+    /// An order from its record and its bid count.
+    pub fn restore_order(s: &dyn Storage, id: OrderId, r: OrderRecord) -> kumo::Result<Order> {
+        let bids = ORDER_BIDS.may_load(s, r.seq)?.unwrap_or_default();
+        Ok(r.restore(id, bids))
+    }
+
+    /// Saves the order record, not its bid count (`needs_record` as in [`order_and_flag`]): in
+    /// [`OPEN_ORDERS`] while it is open, else in [`ORDERS`]. The caller that ends an open order
+    /// removes it from [`OPEN_ORDERS`].
     pub fn save_order(s: &mut dyn Storage, o: &Order, needs_record: bool) -> kumo::Result<()> {
-        ORDERS.save(s, order_key(&o.id), &OrderRecord::of(o, needs_record))
+        let record = OrderRecord::of(o, needs_record);
+        if o.state == OrderState::Open {
+            OPEN_ORDERS.save(s, order_key(&o.id), &record)
+        } else {
+            ORDERS.save(s, order_key(&o.id), &record)
+        }
     }
 
     /// Saves only the order's bid count (what `CreateBid`, `CloseBid` and a lease change). An

@@ -115,14 +115,19 @@ impl T {
                         .starts_with(kumo::market::PROVIDER_STATS_NAMESPACE.as_bytes())
                     {
                         kumo::codec::Encode::to_bytes(&stats).into()
-                    } else if key.as_slice()[2..].starts_with(b"leases") && lease_live {
+                    } else if key.as_slice()[2..]
+                        .starts_with(kumo::market::LEASES_NAMESPACE.as_bytes())
+                        && lease_live
+                    {
                         // The market's stored lease record starts with its state, which is all
                         // the staking contract reads.
                         kumo::codec::Encode::to_bytes(&kumo::market::LeaseHeader {
                             state: serde_json_lease().lease.state,
                         })
                         .into()
-                    } else if key.as_slice()[2..].starts_with(b"leases") {
+                    } else if key.as_slice()[2..]
+                        .starts_with(kumo::market::LEASES_NAMESPACE.as_bytes())
+                    {
                         cosmwasm_std::Binary::default()
                     } else {
                         panic!("unexpected raw key {key:?}")

@@ -554,19 +554,27 @@ fn tenant_provider_and_governance_commands_end_to_end() {
 
     // Text output: the groups and their monthly price, and what to do next; the deposit
     // defaults to the escrow's minimum.
-    env.kumo()
+    let out = env
+        .kumo()
         .args([&t[..], &["deploy", sdl]].concat())
         .assert()
         .success()
         .stderr(contains("MAX PRICE/MONTH"))
         .stderr(contains("43830000.00 ukumo"))
-        .stdout(contains(format!(
-            "created deployment {tenant}/{}",
-            dseq + 1
-        )))
-        .stdout(contains("kumo bids"));
+        .stdout(contains("kumo bids"))
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    let second: u64 = out
+        .split(&format!("created deployment {tenant}/"))
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no dseq in {out:?}"));
+    assert!(second > dseq, "{out}");
     env.kumo()
-        .args([&t[..], &["close", &(dseq + 1).to_string()]].concat())
+        .args([&t[..], &["close", &second.to_string()]].concat())
         .assert()
         .success()
         .stdout(contains("closed and its escrow refunded"));

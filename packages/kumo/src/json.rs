@@ -528,17 +528,36 @@ pub struct Obj<'a>(pub &'a [(&'static str, &'a dyn ToJson)]);
 
 impl ToJson for Obj<'_> {
     fn write_json(&self, out: &mut Vec<u8>) {
-        out.push(b'{');
-        for (i, (name, value)) in self.0.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            write_str(out, name);
-            out.push(b':');
-            value.write_json(out);
-        }
-        out.push(b'}');
+        write_object(out, self.0.iter().map(|(name, value)| (*name, *value)));
     }
+}
+
+/// A struct's fields as [`json_struct!`] writes them: `None` for a field its `Serialize` skips
+/// (`skip_serializing_if = "Option::is_none"` on a `None`).
+pub struct Members<'a>(pub &'a [(&'static str, Option<&'a dyn ToJson>)]);
+
+impl ToJson for Members<'_> {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        write_object(out, self.0.iter().filter_map(|(n, v)| Some((*n, (*v)?))));
+    }
+}
+
+fn write_object<'a>(out: &mut Vec<u8>, members: impl Iterator<Item = (&'a str, &'a dyn ToJson)>) {
+    out.push(b'{');
+    for (i, (name, value)) in members.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(out, name);
+        out.push(b':');
+        value.write_json(out);
+    }
+    out.push(b'}');
+}
+
+/// A field [`Members`] writes unless it is a `None` (for `skip_none` fields).
+pub fn unless_none<T: ToJson>(v: &Option<T>) -> Option<&dyn ToJson> {
+    v.as_ref().map(|_| v as &dyn ToJson)
 }
 
 /// An enum variant with content: `{"name":content}`.
@@ -763,8 +782,10 @@ pub const fn schema_of<S, T: FromJson>(_field: fn(&S) -> &T) -> &'static Schema 
     T::SCHEMA
 }
 
-/// Declares [`FromJson`] for a `cw_serde` struct: every field by name, `field: default` for a
-/// `#[serde(default)]` one.
+/// Declares [`FromJson`] and [`ToJson`] for a `cw_serde` struct: every field by name,
+/// `field: default` for a `#[serde(default)]` one, `field: skip_none` for an `Option` with
+/// `#[serde(default, skip_serializing_if = "Option::is_none")]` (not written when `None`: a
+/// shorter message, and transaction bytes cost gas).
 #[macro_export]
 macro_rules! json_struct {
     ($t:ty { $($f:ident $(: $default:ident)?),* $(,)? }) => {
@@ -784,7 +805,9 @@ macro_rules! json_struct {
         impl $crate::json::ToJson for $t {
             fn write_json(&self, out: &mut Vec<u8>) {
                 $crate::json::ToJson::write_json(
-                    &$crate::json::Obj(&[$( (stringify!($f), &self.$f), )*]),
+                    &$crate::json::Members(&[$(
+                        (stringify!($f), $crate::json_struct!(@member self, $f $(, $default)?)),
+                    )*]),
                     out,
                 )
             }
@@ -792,6 +815,10 @@ macro_rules! json_struct {
     };
     (@take $fields:ident, $f:ident) => { $fields.take(stringify!($f)) };
     (@take $fields:ident, $f:ident, default) => { $fields.take_or_default(stringify!($f)) };
+    (@take $fields:ident, $f:ident, skip_none) => { $fields.take(stringify!($f)) };
+    (@member $s:ident, $f:ident) => { Some(&$s.$f) };
+    (@member $s:ident, $f:ident, default) => { Some(&$s.$f) };
+    (@member $s:ident, $f:ident, skip_none) => { $crate::json::unless_none(&$s.$f) };
 }
 
 /// Declares [`FromJson`] for a `cw_serde` enum (variants in `snake_case`): `"name" => Unit`,

@@ -123,12 +123,14 @@ pub struct NewDeployment {
     pub version: HexBinary,
     /// If set, bids are collected for this many seconds and `CloseAuction` then leases the
     /// lowest price; without it the tenant picks any open bid (Akash's behaviour).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auction_window: Option<u64>,
     /// The shortest reclamation window the tenant accepts from providers, seconds; `None` means
     /// none is required.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reclamation_min_window: Option<u64>,
     /// The track record a provider needs to bid (Kumo); `None` accepts any provider.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_record: Option<RecordRequirement>,
 }
 
@@ -152,6 +154,7 @@ pub struct NewBid {
     pub price: Decimal256,
     /// Seconds the provider promises to keep running after it starts reclaiming the lease;
     /// required (and bounded) when the order asks for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reclamation_window: Option<u64>,
     /// What the provider offers per resource unit of the group (Akash `ResourcesOffer`); when
     /// given, it must name every unit once with the count the group asks for.
@@ -677,7 +680,10 @@ pub type LeaseKey<'a> = (
 
 /// The market's leases, keyed so that one tenant's leases are a prefix (raw reads only).
 pub const LEASE_HEADERS: crate::codec::PackedMap<LeaseKey<'static>, LeaseHeader> =
-    crate::codec::PackedMap::new("leases");
+    crate::codec::PackedMap::new(LEASES_NAMESPACE);
+
+/// The namespace of the market's lease map (one letter: every lease key carries it).
+pub const LEASES_NAMESPACE: &str = "l";
 
 pub fn lease_key(id: &crate::BidId) -> LeaseKey<'_> {
     (&id.owner, id.dseq, (id.gseq, id.oseq, &id.provider))
@@ -731,12 +737,14 @@ crate::json_struct!(InstantiateMsg {
     guardian,
     params
 });
+// Absent options are left out of these two: they are the transactions tenants and providers
+// send most, and every byte of a transaction costs 10 gas.
 crate::json_struct!(NewDeployment {
     groups,
     version,
-    auction_window,
-    reclamation_min_window,
-    provider_record: default
+    auction_window: skip_none,
+    reclamation_min_window: skip_none,
+    provider_record: skip_none
 });
 crate::json_struct!(RecordRequirement {
     min_leases_completed,
@@ -746,7 +754,7 @@ crate::json_struct!(RecordRequirement {
 crate::json_struct!(NewBid {
     order,
     price,
-    reclamation_window,
+    reclamation_window: skip_none,
     offer: default
 });
 crate::json_struct!(ResourceOffer { resource_id, count });

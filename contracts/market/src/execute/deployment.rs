@@ -11,12 +11,12 @@ use kumo::{DeploymentId, GroupSpec};
 
 use crate::error::ContractError;
 use crate::execute::{
-    end_group, load_active_deployment, load_group, open_order, per_second, state_name, Effects,
-    LeaseEnd,
+    end_group, load_active_deployment, load_group, next_seq, open_order, per_second, state_name,
+    Effects, LeaseEnd,
 };
 use crate::funds::Incoming;
 use crate::state::store;
-use crate::state::{deployment_key, CONFIG, DEPLOYMENTS, GROUPS, LAST_DSEQ};
+use crate::state::{deployment_key, CONFIG, DEPLOYMENTS, GROUPS, SEQ};
 use kumo::json::text;
 
 /// Bounds on what one group spec may hold, so that storing and matching it stays cheap.
@@ -150,11 +150,9 @@ pub fn create(
     }
 
     let owner = funds.sender.clone();
-    let dseq = LAST_DSEQ
-        .may_load(deps.storage, &owner)?
-        .unwrap_or_default()
-        + 1;
-    LAST_DSEQ.save(deps.storage, &owner, &dseq)?;
+    // `dseq` and the orders' `seq`s: the next `1 + groups` numbers (see `SEQ`).
+    let dseq = SEQ.may_load(deps.storage)?.unwrap_or_default() + 1;
+    SEQ.save(deps.storage, &(dseq + new.groups.len() as u64))?;
     let id = DeploymentId::new(owner.clone(), dseq);
     let deployment = Deployment {
         id: id.clone(),
@@ -194,7 +192,13 @@ pub fn create(
             last_oseq: 0,
             created_at: env.block.time,
         };
-        open_order(deps.storage, &mut fx, &deployment, &mut group)?;
+        open_order(
+            deps.storage,
+            &mut fx,
+            &deployment,
+            &mut group,
+            dseq + i as u64 + 1,
+        )?;
     }
     let mut res = fx.into_response("create_deployment");
     res = res
@@ -232,7 +236,7 @@ fn groups_of(
 }
 
 /// A closed deployment and its groups are deleted once their orders, bids and leases are
-/// (AEP-79 REQ-EVM-024): the events are the record. `LAST_DSEQ` keeps its `dseq` from reuse.
+/// (AEP-79 REQ-EVM-024): the events are the record. `SEQ` never gives its `dseq` again.
 fn delete_deployment(
     storage: &mut dyn cosmwasm_std::Storage,
     fx: &mut Effects,
@@ -383,7 +387,8 @@ pub fn start_group(
     }
     group.state = GroupState::Open;
     let mut fx = Effects::new(config.escrow, env.block.time);
-    let order = open_order(deps.storage, &mut fx, &deployment, &mut group)?;
+    let seq = next_seq(deps.storage)?;
+    let order = open_order(deps.storage, &mut fx, &deployment, &mut group, seq)?;
     Ok(fx
         .into_response("start_group")
         .add_attribute("group", group.id.to_string())

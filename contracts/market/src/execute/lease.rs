@@ -11,8 +11,8 @@ use kumo::{BidId, OrderId};
 use crate::error::ContractError;
 use crate::execute::{
     close_order, end_lease, end_open_bids, load_active_deployment, load_bid, load_group,
-    load_order, open_order, order_bids, staking_refusal, state_name, update_stats, Effects,
-    LeaseEnd,
+    load_order, next_seq, open_order, order_bids, staking_refusal, state_name, update_stats,
+    Effects, LeaseEnd,
 };
 use crate::state::store;
 use crate::state::{CONFIG, OPEN_ORDERS, PROVIDER_BIDS, PROVIDER_LEASES};
@@ -226,7 +226,8 @@ pub fn close(
     close_order(deps.storage, &mut fx, &id.order());
     let mut group = load_group(deps.storage, &id.group())?;
     if deployment.state == DeploymentState::Active && group.state == GroupState::Open {
-        open_order(deps.storage, &mut fx, &deployment, &mut group)?;
+        let seq = next_seq(deps.storage)?;
+        open_order(deps.storage, &mut fx, &deployment, &mut group, seq)?;
     }
     Ok(fx
         .into_response("close_lease")
@@ -290,7 +291,8 @@ pub fn close_absent_leases(
         close_order(deps.storage, &mut fx, &id.order());
         let mut group = load_group(deps.storage, &id.group())?;
         if group.state == GroupState::Open {
-            open_order(deps.storage, &mut fx, &deployment, &mut group)?;
+            let seq = next_seq(deps.storage)?;
+            open_order(deps.storage, &mut fx, &deployment, &mut group, seq)?;
         }
         fx.msgs.push(
             cosmwasm_std::WasmMsg::Execute {

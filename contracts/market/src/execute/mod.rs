@@ -18,7 +18,7 @@ use crate::funds::escrow_call;
 use crate::state::store;
 use crate::state::{
     bid_key, lease_key, order_key, ProviderStats, BIDS, LEASES, OPEN_ORDERS, ORDERS, ORDER_BIDS,
-    ORDER_SEQ, PROVIDER_BIDS, PROVIDER_LEASES, PROVIDER_STATS,
+    PROVIDER_BIDS, PROVIDER_LEASES, PROVIDER_STATS, SEQ,
 };
 use kumo::json::text;
 
@@ -148,15 +148,22 @@ pub fn per_second(
     Ok(Decimal256::new(atomics))
 }
 
-/// Opens a new order for `group` (its first, or a re-list after a lease or pause ended).
+/// The next number of `SEQ`, for an order that re-lists a group.
+pub fn next_seq(storage: &mut dyn Storage) -> kumo::Result<u64> {
+    let seq = SEQ.may_load(storage)?.unwrap_or_default() + 1;
+    SEQ.save(storage, &seq)?;
+    Ok(seq)
+}
+
+/// Opens a new order numbered `seq` for `group` (its first, or a re-list after a lease or pause
+/// ended).
 pub fn open_order(
     storage: &mut dyn Storage,
     fx: &mut Effects,
     deployment: &Deployment,
     group: &mut Group,
+    seq: u64,
 ) -> Result<Order, ContractError> {
-    let seq = ORDER_SEQ.may_load(storage)?.unwrap_or_default() + 1;
-    ORDER_SEQ.save(storage, &seq)?;
     group.last_oseq += 1;
     let order = Order {
         id: group.id.order(group.last_oseq),
@@ -170,7 +177,6 @@ pub fn open_order(
     };
     // A new order: its bid count is absent (0), so only the record is written.
     store::save_order(storage, &order, deployment.provider_record.is_some())?;
-    OPEN_ORDERS.save(storage, order_key(&order.id), &true)?;
     store::save_group(storage, group)?;
     let mut event = Event::new("order_created")
         .add_attribute("order", order.id.to_string())
@@ -308,31 +314,36 @@ pub fn close_current_order(
         return Ok(());
     };
     match order.state {
-        OrderState::Closed => {}
         OrderState::Open => {
             end_open_bids(storage, fx, &id, BidState::Closed, None)?;
             if order.bids > 0 {
                 ORDER_BIDS.remove(storage, order.seq);
             }
+            // An open order's record is in OPEN_ORDERS only.
             OPEN_ORDERS.remove(storage, order_key(&id));
+            fx.events.push(order_closed(&id));
         }
-        OrderState::Active => {
+        OrderState::Active | OrderState::Closed => {
             for mut bid in order_bids(storage, &id)? {
                 if bid.state == BidState::Active {
                     end_lease(storage, fx, &mut bid, denom, end)?;
                 }
             }
+            close_order(storage, fx, &id);
         }
     }
-    close_order(storage, fx, &id);
     Ok(())
 }
 
-/// Orders are deleted when they close (AEP-79 REQ-EVM-029).
+/// Orders are deleted when they close (AEP-79 REQ-EVM-029). For an order that is not open (an
+/// open one is removed from `OPEN_ORDERS`).
 pub fn close_order(storage: &mut dyn Storage, fx: &mut Effects, id: &OrderId) {
     ORDERS.remove(storage, order_key(id));
-    fx.events
-        .push(Event::new("order_closed").add_attribute("order", id.to_string()));
+    fx.events.push(order_closed(id));
+}
+
+fn order_closed(id: &OrderId) -> Event {
+    Event::new("order_closed").add_attribute("order", id.to_string())
 }
 
 /// Moves a group to `state`, closing its current order (and lease) first.
