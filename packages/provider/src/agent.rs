@@ -168,6 +168,13 @@ enum Call {
     Staking(staking::ExecuteMsg),
 }
 
+/// A bid the engine decided on, not yet sent.
+struct PendingBid {
+    order: OrderId,
+    kind: IntentKind,
+    call: Call,
+}
+
 /// The outcome of a journaled transaction whose result is known.
 enum Sent {
     Done,
@@ -180,6 +187,16 @@ enum Sent {
     /// Not sent: an earlier transaction of the same intent may still land (see
     /// [`Agent::resolve_in_flight`]).
     InDoubt,
+}
+
+/// The same outcome for each bid of a transaction.
+fn clone_sent(sent: &Sent) -> Sent {
+    match sent {
+        Sent::Done => Sent::Done,
+        Sent::Refused(log) => Sent::Refused(log.clone()),
+        Sent::Busy(log) => Sent::Busy(log.clone()),
+        Sent::InDoubt => Sent::InDoubt,
+    }
 }
 
 impl Agent {
@@ -537,6 +554,7 @@ impl Agent {
                 Err(e) => return Err(e.into()),
             };
             let n = page.orders.len();
+            let mut bids = Vec::new();
             for order in page.orders {
                 start_after = Some(order.id.clone());
                 let key = order.id.to_string();
@@ -547,8 +565,10 @@ impl Agent {
                 if self.decided.contains(&key) {
                     continue;
                 }
-                self.decide(&order.id, provider, report).await?;
+                bids.extend(self.decide(&order.id, provider, report).await?);
             }
+            // A page's bids go in one transaction: one block for all of them, not one each.
+            self.send_bids(bids, report).await?;
             if n < PAGE as usize {
                 break;
             }
@@ -558,12 +578,14 @@ impl Agent {
         Ok(())
     }
 
+    /// Evaluates an order with the bid engine: the bid to send (its resources are held in the
+    /// inventory from now on), or `None` (declined, or the order is gone).
     async fn decide(
         &mut self,
         order: &OrderId,
         provider: &ProviderView,
         report: &mut TickReport,
-    ) -> Result<(), AgentError> {
+    ) -> Result<Option<PendingBid>, AgentError> {
         let res: Result<OrderResponse, ChainError> = self
             .config
             .contracts
@@ -574,7 +596,7 @@ impl Agent {
             // Closed and pruned since it was listed.
             Err(ChainError::Api { message, .. }) if message.contains("not found") => {
                 self.decided.insert(order.to_string());
-                return Ok(());
+                return Ok(None);
             }
             Err(e) => return Err(e.into()),
         };
@@ -594,26 +616,75 @@ impl Agent {
             BidOutcome::Declined(d) => {
                 let why = format!("{} ({}): {}", d.policy, d.code, d.reason);
                 report.declined.push((order.clone(), why));
-                return Ok(());
+                return Ok(None);
             }
             BidOutcome::Bid(bid) => bid,
         };
         let deposit = self.config.bid_deposit.clone();
-        let kind = IntentKind::CreateBid {
-            price: bid.price.to_string(),
-            deposit: deposit.to_string(),
-        };
-        let msg = market::ExecuteMsg::CreateBid(bid.to_msg(self.config.reclamation_window));
-        let at = now_wall();
-        match self
-            .transact(
-                format!("bid/{order}"),
-                kind,
-                at,
-                Call::Market(msg, vec![deposit]),
-            )
-            .await?
-        {
+        Ok(Some(PendingBid {
+            order: order.clone(),
+            kind: IntentKind::CreateBid {
+                price: bid.price.to_string(),
+                deposit: deposit.to_string(),
+            },
+            call: Call::Market(
+                market::ExecuteMsg::CreateBid(bid.to_msg(self.config.reclamation_window)),
+                vec![deposit],
+            ),
+        }))
+    }
+
+    /// Sends a page's bids in one transaction, each journaled as its own intent. If the chain
+    /// refuses the transaction (one bid refused reverts them all), each is sent alone, so the
+    /// others still land and the refused one is reported with its own reason.
+    async fn send_bids(
+        &mut self,
+        bids: Vec<PendingBid>,
+        report: &mut TickReport,
+    ) -> Result<(), AgentError> {
+        // A bid whose earlier transaction may still land is not sent again, nor held up with
+        // the others.
+        let (doubtful, bids): (Vec<_>, Vec<_>) = bids
+            .into_iter()
+            .partition(|b| self.in_doubt.contains_key(&format!("bid/{}", b.order)));
+        for b in doubtful {
+            self.settle_bid(&b.order, Sent::InDoubt, report);
+        }
+        if bids.len() > 1 {
+            let intents = bids
+                .iter()
+                .map(|b| (format!("bid/{}", b.order), b.kind.clone(), &b.call))
+                .collect();
+            match self.transact_all(intents, now_wall()).await? {
+                Sent::Done => {
+                    for b in bids {
+                        report.bids_placed.push(b.order.bid(self.me()));
+                    }
+                    return Ok(());
+                }
+                Sent::Refused(log) => {
+                    tracing::info!(bids = bids.len(), %log, "the bids' transaction was refused: sending them one by one");
+                }
+                sent @ (Sent::Busy(_) | Sent::InDoubt) => {
+                    for b in bids {
+                        self.settle_bid(&b.order, clone_sent(&sent), report);
+                    }
+                    return Ok(());
+                }
+            }
+        }
+        for b in bids {
+            let sent = self
+                .transact(format!("bid/{}", b.order), b.kind, now_wall(), b.call)
+                .await?;
+            self.settle_bid(&b.order, sent, report);
+        }
+        Ok(())
+    }
+
+    /// What a bid's transaction outcome means for the order and the inventory.
+    fn settle_bid(&mut self, order: &OrderId, sent: Sent, report: &mut TickReport) {
+        match sent {
             Sent::Done => report.bids_placed.push(order.bid(self.me())),
             // The chain answered: the bid will not exist. Free what it held.
             Sent::Refused(log) => {
@@ -629,7 +700,6 @@ impl Agent {
             // An earlier bid may still land: the order stays decided, its resources held.
             Sent::InDoubt => tracing::info!(%order, "a bid on the order may still land"),
         }
-        Ok(())
     }
 
     /// Closes own open bids older than the bid timeout and frees what they held; returns the
@@ -1154,65 +1224,87 @@ impl Agent {
         at: u64,
         call: Call,
     ) -> Result<Sent, AgentError> {
-        if self.in_doubt.contains_key(&key) {
+        self.transact_all(vec![(key, kind, &call)], at).await
+    }
+
+    /// [`Agent::transact`] for several intents in one transaction: each journaled with the
+    /// same timeout height (a restart resolves each from chain state, as for one), all done or
+    /// none. None is sent if one of them is still in doubt.
+    async fn transact_all(
+        &self,
+        intents: Vec<(String, IntentKind, &Call)>,
+        at: u64,
+    ) -> Result<Sent, AgentError> {
+        if let Some((key, ..)) = intents.iter().find(|(k, ..)| self.in_doubt.contains_key(k)) {
             tracing::info!(%key, "an earlier transaction may still land: not sent again");
             return Ok(Sent::InDoubt);
         }
         let height = self.client.latest_block().await?.height;
         let timeout_height = height.saturating_add(self.config.tx_timeout_blocks.max(1));
-        let intent = Intent {
-            key,
-            kind,
-            state: IntentState::Pending,
-            at,
-        };
-        self.journal.record_in_flight(&intent, timeout_height)?;
-        let mut sent = self.broadcast(&call, timeout_height).await;
-        if matches!(&sent, Err(e) if is_sequence_mismatch(e)) {
-            tracing::info!(key = %intent.key, "account sequence mismatch: reading the account again and retrying");
-            self.client.account(&self.address).await?;
-            sent = self.broadcast(&call, timeout_height).await;
+        let mut calls = Vec::with_capacity(intents.len());
+        let mut journaled = Vec::with_capacity(intents.len());
+        for (key, kind, call) in intents {
+            let intent = Intent {
+                key,
+                kind,
+                state: IntentState::Pending,
+                at,
+            };
+            self.journal.record_in_flight(&intent, timeout_height)?;
+            journaled.push(intent);
+            calls.push(call);
         }
-        match sent {
+        let mut sent = self.broadcast(&calls, timeout_height).await;
+        if matches!(&sent, Err(e) if is_sequence_mismatch(e)) {
+            tracing::info!(key = %journaled[0].key, "account sequence mismatch: reading the account again and retrying");
+            self.client.account(&self.address).await?;
+            sent = self.broadcast(&calls, timeout_height).await;
+        }
+        let outcome = match sent {
             Ok(_) => {
-                self.journal.record(&Intent {
-                    state: IntentState::Done,
-                    ..intent
-                })?;
-                Ok(Sent::Done)
+                for intent in journaled {
+                    self.journal.record(&Intent {
+                        state: IntentState::Done,
+                        ..intent
+                    })?;
+                }
+                return Ok(Sent::Done);
             }
             Err(e) if is_sequence_mismatch(&e) || e.is_timeout_height() => {
-                self.journal.remove(&intent.key)?;
-                Ok(Sent::Busy(e.to_string()))
+                Sent::Busy(e.to_string())
             }
-            Err(ChainError::TxFailed { log, .. }) => {
-                self.journal.remove(&intent.key)?;
-                Ok(Sent::Refused(log))
-            }
+            Err(ChainError::TxFailed { log, .. }) => Sent::Refused(log),
             // Nothing was broadcast.
-            Err(ChainError::SimulationFailed { message }) => {
-                self.journal.remove(&intent.key)?;
-                Ok(Sent::Refused(message))
-            }
-            Err(e) => Err(e.into()),
+            Err(ChainError::SimulationFailed { message }) => Sent::Refused(message),
+            Err(e) => return Err(e.into()),
+        };
+        for intent in journaled {
+            self.journal.remove(&intent.key)?;
         }
+        Ok(outcome)
     }
 
-    async fn broadcast(&self, call: &Call, timeout_height: u64) -> Result<TxResponse, ChainError> {
-        let (client, key, contracts) = (&self.client, &self.key, &self.config.contracts);
-        let timeout_height = Some(timeout_height);
-        match call {
-            Call::Market(msg, funds) => {
-                client
-                    .execute_with_timeout(key, &contracts.market, msg, funds, timeout_height)
-                    .await
-            }
-            Call::Staking(msg) => {
-                client
-                    .execute_with_timeout(key, &contracts.staking, msg, &[], timeout_height)
-                    .await
-            }
-        }
+    /// Signs and broadcasts `calls` as one transaction.
+    async fn broadcast(
+        &self,
+        calls: &[&Call],
+        timeout_height: u64,
+    ) -> Result<TxResponse, ChainError> {
+        let contracts = &self.config.contracts;
+        let msgs = calls
+            .iter()
+            .map(|call| match call {
+                Call::Market(msg, funds) => {
+                    kumo_chain::tx::msg_execute(&self.address, &contracts.market, msg, funds)
+                }
+                Call::Staking(msg) => {
+                    kumo_chain::tx::msg_execute(&self.address, &contracts.staking, msg, &[])
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.client
+            .sign_and_broadcast_with_timeout(&self.key, msgs, "", Some(timeout_height))
+            .await
     }
 
     // ---- transactions in flight ----

@@ -306,6 +306,84 @@ mod follow_up {
             .cpu_millis
     }
 
+    /// A pass's bids go in one transaction (one block for all, not one block each). When the
+    /// chain refuses it (here the market refuses one bid: its deployment asks for a track
+    /// record the bid engine does not check), each bid is sent alone: the others land and the
+    /// refused one is reported with the market's reason, its resources freed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_pass_sends_its_bids_in_one_transaction_and_alone_when_it_is_refused() {
+        let net = Net::start(3, false).await;
+        let orders = net.create_deployments(&hello_sdl(), 2).await;
+        let (backend, store) = memory();
+        let mut a = agent_with(
+            &net,
+            config(&net),
+            engine(),
+            inventory_of(4000),
+            backend,
+            store,
+        )
+        .await
+        .unwrap();
+        let report = a.tick().await.unwrap();
+        let me = net.provider_addr();
+        assert_eq!(
+            report.bids_placed,
+            vec![orders[0].bid(me.clone()), orders[1].bid(me.clone())],
+            "{report:?}"
+        );
+        let created_at = |id: kumo::BidId| async {
+            let bid: market::BidResponse = net
+                .k
+                .query_market(&net.client, &market::QueryMsg::Bid { id })
+                .await
+                .unwrap();
+            bid.bid.created_at
+        };
+        let per_bid = allocated_cpu(&a) / 2;
+        assert!(per_bid > 0);
+        // One block: the same block time.
+        assert_eq!(
+            created_at(orders[0].bid(me.clone())).await,
+            created_at(orders[1].bid(me.clone())).await
+        );
+
+        let (good, _) = net.create_deployment(&hello_sdl(), 50_000_000).await;
+        let (mut picky, _) = Net::new_deployment(&hello_sdl());
+        picky.provider_record = Some(market::RecordRequirement {
+            min_leases_completed: 5,
+            ..Default::default()
+        });
+        let created = net
+            .k
+            .execute_market(
+                &net.client,
+                &net.tenant,
+                &market::ExecuteMsg::CreateDeployment(picky),
+                &coins(50_000_000, DENOM),
+            )
+            .await
+            .unwrap();
+        let dseq: u64 = created.event_attr("wasm", "dseq").unwrap().parse().unwrap();
+        let picky = DeploymentId::new(net.tenant_addr(), dseq).group(1).order(1);
+        let report = a.tick().await.unwrap();
+        assert_eq!(report.bids_placed, vec![good.bid(me.clone())], "{report:?}");
+        assert_eq!(report.refused.len(), 1, "{report:?}");
+        assert_eq!(report.refused[0].0, picky);
+        // Three bids' resources held: the refused one's reservation is gone.
+        assert_eq!(allocated_cpu(&a), 3 * per_bid, "{report:?}");
+        drop(a);
+        // Journaled one by one: the three placed bids are done, the refused one is gone.
+        let journal = Journal::open(&net.journal_path()).unwrap();
+        for order in [&orders[0], &orders[1], &good] {
+            let intent = journal.get(&format!("bid/{order}")).unwrap().unwrap();
+            assert_eq!(intent.state, IntentState::Done, "{order}");
+        }
+        assert!(journal.get(&format!("bid/{picky}")).unwrap().is_none());
+        drop(journal);
+        net.devnet.stop().await;
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn won_leases_commit_their_reservation_and_lost_bids_release_theirs() {
         let net = Net::start(3, false).await;
