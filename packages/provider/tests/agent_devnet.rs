@@ -297,6 +297,22 @@ mod follow_up {
         )
     }
 
+    /// An agent with the test config, the default engine, 4 CPUs and in-memory backend and
+    /// manifest store.
+    async fn plain_agent(net: &Net) -> Agent {
+        let (backend, store) = memory();
+        agent_with(
+            net,
+            config(net),
+            engine(),
+            inventory_of(4000),
+            backend,
+            store,
+        )
+        .await
+        .unwrap()
+    }
+
     fn allocated_cpu(a: &Agent) -> u64 {
         a.inventory()
             .lock()
@@ -314,17 +330,7 @@ mod follow_up {
     async fn a_pass_sends_its_bids_in_one_transaction_and_alone_when_it_is_refused() {
         let net = Net::start(3, false).await;
         let orders = net.create_deployments(&hello_sdl(), 2).await;
-        let (backend, store) = memory();
-        let mut a = agent_with(
-            &net,
-            config(&net),
-            engine(),
-            inventory_of(4000),
-            backend,
-            store,
-        )
-        .await
-        .unwrap();
+        let mut a = plain_agent(&net).await;
         let report = a.tick().await.unwrap();
         let me = net.provider_addr();
         assert_eq!(
@@ -389,17 +395,7 @@ mod follow_up {
         let net = Net::start(3, false).await;
         let (won, _) = net.create_deployment(&hello_sdl(), 50_000_000).await;
         let (lost, _) = net.create_deployment(&hello_sdl(), 50_000_000).await;
-        let (backend, store) = memory();
-        let mut a = agent_with(
-            &net,
-            config(&net),
-            engine(),
-            inventory_of(4000),
-            backend,
-            store,
-        )
-        .await
-        .unwrap();
+        let mut a = plain_agent(&net).await;
         let report = a.tick().await.unwrap();
         assert_eq!(report.bids_placed.len(), 2, "{report:?}");
         assert_eq!(allocated_cpu(&a), 500);
@@ -439,17 +435,7 @@ mod follow_up {
         drop(a);
 
         // After a restart the lease is booked again, as committed.
-        let (backend, store) = memory();
-        let mut b = agent_with(
-            &net,
-            config(&net),
-            engine(),
-            inventory_of(4000),
-            backend,
-            store,
-        )
-        .await
-        .unwrap();
+        let mut b = plain_agent(&net).await;
         let report = b.tick().await.unwrap();
         assert!(report.bids_placed.is_empty(), "{report:?}");
         assert_eq!(
@@ -469,18 +455,8 @@ mod follow_up {
     async fn open_bids_older_than_the_bid_timeout_are_closed_once() {
         let net = Net::start(5, false).await;
         let (order, _) = net.create_deployment(&hello_sdl(), 50_000_000).await;
-        let (backend, store) = memory();
         // config(): a 60 s bid timeout.
-        let mut a = agent_with(
-            &net,
-            config(&net),
-            engine(),
-            inventory_of(4000),
-            backend,
-            store,
-        )
-        .await
-        .unwrap();
+        let mut a = plain_agent(&net).await;
         let bid = order.bid(net.provider_addr());
         assert_eq!(a.tick().await.unwrap().bids_placed, vec![bid.clone()]);
         let report = a.tick().await.unwrap();
@@ -501,17 +477,7 @@ mod follow_up {
         assert_eq!(intent.state, IntentState::Done);
         drop(journal);
         // A restarted agent does not bid on the order again either.
-        let (backend, store) = memory();
-        let mut b = agent_with(
-            &net,
-            config(&net),
-            engine(),
-            inventory_of(4000),
-            backend,
-            store,
-        )
-        .await
-        .unwrap();
+        let mut b = plain_agent(&net).await;
         let report = b.tick().await.unwrap();
         assert!(report.bids_placed.is_empty(), "{report:?}");
         assert!(net.bids_on(&order).await.is_empty());
