@@ -68,12 +68,13 @@ impl ChainLeaseSource {
                 )
                 .await
                 .map_err(chain_error)?;
-            let n = page.leases.len();
-            start_after = page.leases.last().map(|l| l.id.clone());
-            out.extend(page.leases.into_iter().filter(|l| l.id.dseq == dseq));
-            if n < PAGE as usize {
+            // Until an empty page: a market that caps pages below PAGE answers short pages
+            // before the end.
+            let Some(last) = page.leases.last() else {
                 break;
-            }
+            };
+            start_after = Some(last.id.clone());
+            out.extend(page.leases.into_iter().filter(|l| l.id.dseq == dseq));
         }
         Ok(out)
     }
