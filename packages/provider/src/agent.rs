@@ -39,8 +39,9 @@ use crate::gateway::{is_live, ManifestStore, StoreError};
 use crate::inventory::{Inventory, ReservationState};
 use crate::journal::{Entry, Intent, IntentKind, IntentState, Journal, JournalError};
 
-/// Orders, bids and leases per query page (the market's maximum).
-const PAGE: u32 = 30;
+/// [`AgentConfig::page_limit`]'s default: orders, bids and leases asked for per query page
+/// (the market's maximum today).
+pub const DEFAULT_PAGE_LIMIT: u32 = 30;
 /// How often one listing may start over after a page failed mid-listing. The market's cursors
 /// are keys (they resume after an item deleted since), so this only guards against a market
 /// that still looks its cursor up (an older deployment of it).
@@ -71,6 +72,10 @@ pub struct AgentConfig {
     /// intent whose effect is not on chain is in doubt (nothing is sent again for it) until
     /// the chain is past that height, and certainly void after it.
     pub tx_timeout_blocks: u64,
+    /// The `limit` of every listing query (default [`DEFAULT_PAGE_LIMIT`]). The market answers
+    /// at most its own maximum whatever is asked, so a page may be shorter than this with more
+    /// to come: listings go on until an empty page, and any value lists everything.
+    pub page_limit: u32,
 }
 
 impl AgentConfig {
@@ -87,6 +92,7 @@ impl AgentConfig {
             withdraw_period: Duration::from_secs(3600),
             heartbeat_period: None,
             tx_timeout_blocks: DEFAULT_TX_TIMEOUT_BLOCKS,
+            page_limit: DEFAULT_PAGE_LIMIT,
         }
     }
 }
@@ -537,7 +543,7 @@ impl Agent {
                     &self.client,
                     &market::QueryMsg::OpenOrders {
                         start_after: start_after.clone(),
-                        limit: Some(PAGE),
+                        limit: Some(self.config.page_limit),
                     },
                 )
                 .await;
@@ -553,7 +559,14 @@ impl Agent {
                 }
                 Err(e) => return Err(e.into()),
             };
-            let n = page.orders.len();
+            // Only an empty page ends the listing: the market may cap pages below the limit.
+            let Some(last) = page.orders.last().map(|o| o.id.clone()) else {
+                break;
+            };
+            if start_after.as_ref() == Some(&last) {
+                // The same page again (a market that ignores the cursor): no more to list.
+                break;
+            }
             let mut bids = Vec::new();
             for order in page.orders {
                 start_after = Some(order.id.clone());
@@ -569,9 +582,6 @@ impl Agent {
             }
             // A page's bids go in one transaction: one block for all of them, not one each.
             self.send_bids(bids, report).await?;
-            if n < PAGE as usize {
-                break;
-            }
         }
         // Orders no longer open are never listed again: forget them.
         self.decided.retain(|o| seen.contains(o));
@@ -1482,7 +1492,7 @@ impl Agent {
             |start_after| market::QueryMsg::ProviderBids {
                 provider: self.address.clone(),
                 start_after,
-                limit: Some(PAGE),
+                limit: Some(self.config.page_limit),
             },
             |r: BidsResponse| r.bids,
             |b| b.id.clone(),
@@ -1496,7 +1506,7 @@ impl Agent {
             |start_after| market::QueryMsg::ProviderLeases {
                 provider: self.address.clone(),
                 start_after,
-                limit: Some(PAGE),
+                limit: Some(self.config.page_limit),
             },
             |r: LeasesResponse| r.leases,
             |l| l.id.clone(),
@@ -1504,8 +1514,9 @@ impl Agent {
         .await
     }
 
-    /// Every page of a market listing. Should a page fail after the first (a market that looks
-    /// its cursor up, and the item was pruned), the listing restarts, a few times at most.
+    /// Every page of a market listing, until an empty page. Should a page fail after the first
+    /// (a market that looks its cursor up, and the item was pruned), the listing restarts, a
+    /// few times at most.
     async fn list_all<R, T, K>(
         &self,
         query: impl Fn(Option<K>) -> market::QueryMsg,
@@ -1536,14 +1547,18 @@ impl Agent {
                 }
                 Err(e) => return Err(e.into()),
             };
-            let n = page.len();
+            // Only an empty page ends the listing: the market may cap pages below the limit.
+            let Some(last) = page.last().map(&key) else {
+                break;
+            };
+            if start_after.as_ref() == Some(&last) {
+                // The same page again (a market that ignores the cursor): no more to list.
+                break;
+            }
             for item in page {
                 let k = key(&item);
                 start_after = Some(k.clone());
                 out.insert(k, item);
-            }
-            if n < PAGE as usize {
-                break;
             }
         }
         Ok(out.into_values().collect())

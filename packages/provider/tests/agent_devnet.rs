@@ -558,6 +558,79 @@ mod follow_up {
         assert_eq!(again.orders_seen, 34);
         net.stop().await;
     }
+
+    /// The market answers at most its own maximum (30) per page whatever the query's limit, so
+    /// a page shorter than the limit is not the last one. The agent asks for 100 a page here:
+    /// every page it gets is short, and a listing that stopped at the first short page saw 30
+    /// of the 35 orders, bids and leases. Listings go on until an empty page.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn listings_go_on_past_pages_shorter_than_the_limit_until_an_empty_page() {
+        let net = Net::start(8, false).await;
+        let orders = net.create_deployments(&hello_sdl(), 35).await;
+        let above_the_cap = || {
+            let mut c = config(&net);
+            c.page_limit = 100;
+            c
+        };
+        let (backend, store) = memory();
+        // 35 replicas of 250 millicpu fit in 16 CPUs.
+        let mut a = agent_with(
+            &net,
+            above_the_cap(),
+            engine(),
+            inventory_of(16_000),
+            backend,
+            store,
+        )
+        .await
+        .unwrap();
+        // `OpenOrders`: 30, then 5, then an empty page.
+        let report = a.tick().await.unwrap();
+        assert_eq!(report.orders_seen, 35, "{report:?}");
+        assert_eq!(report.bids_placed.len(), 35, "{report:?}");
+        drop(a);
+
+        // `ProviderBids`: a restarted agent holds all 35 open bids again.
+        let (backend, store) = memory();
+        let mut b = agent_with(
+            &net,
+            above_the_cap(),
+            engine(),
+            inventory_of(16_000),
+            backend,
+            store,
+        )
+        .await
+        .unwrap();
+        assert_eq!(allocated_cpu(&b), 35 * 250);
+
+        // `ProviderLeases`: the tenant accepts every bid (one transaction); all 35 are live.
+        let tenant = net.client.address(&net.tenant).unwrap();
+        let me = net.provider_addr();
+        let accepts = orders
+            .iter()
+            .map(|o| {
+                kumo_chain::tx::msg_execute(
+                    &tenant,
+                    &net.k.market,
+                    &market::ExecuteMsg::CreateLease {
+                        bid: o.bid(me.clone()),
+                    },
+                    &[],
+                )
+                .unwrap()
+            })
+            .collect();
+        net.client
+            .sign_and_broadcast(&net.tenant, accepts, "")
+            .await
+            .unwrap();
+        let report = b.tick().await.unwrap();
+        assert_eq!(report.active_leases, 35, "{report:?}");
+        assert!(report.bids_placed.is_empty(), "{report:?}");
+        assert_eq!(allocated_cpu(&b), 35 * 250);
+        net.stop().await;
+    }
 }
 
 mod sequences {

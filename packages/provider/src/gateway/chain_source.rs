@@ -16,7 +16,7 @@ use kumo_chain::{AccountKey, ChainError, Client, KumoContracts};
 use super::source::{LeaseSource, OnChainDeployment, SourceError};
 use crate::backend::BoxFuture;
 
-/// Leases per query page (the market's maximum).
+/// Leases asked for per query page (the market's maximum today; it may answer fewer).
 const PAGE: u32 = 30;
 /// At most this many pages per lookup (30,000 leases), in case the chain keeps answering.
 const MAX_PAGES: usize = 1000;
@@ -68,12 +68,15 @@ impl ChainLeaseSource {
                 )
                 .await
                 .map_err(chain_error)?;
-            // Until an empty page: a market that caps pages below PAGE answers short pages
-            // before the end.
-            let Some(last) = page.leases.last() else {
+            // Only an empty page (or the same page again) ends the listing: the market may cap
+            // pages below `PAGE`.
+            let Some(last) = page.leases.last().map(|l| l.id.clone()) else {
                 break;
             };
-            start_after = Some(last.id.clone());
+            if start_after.as_ref() == Some(&last) {
+                break;
+            }
+            start_after = Some(last);
             out.extend(page.leases.into_iter().filter(|l| l.id.dseq == dseq));
         }
         Ok(out)
