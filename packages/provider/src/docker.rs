@@ -1036,7 +1036,7 @@ pub fn validate_group(group: &Group) -> Result<(), BackendError> {
         let gpus = resource_value(&service.resources.gpu.units.val)
             .ok_or_else(|| invalid(format!("service {name:?}: bad GPU units")))?;
         if gpus > 0 {
-            let vendors = gpu_vendors(service);
+            let vendors = crate::backend::gpu_vendors(service);
             if vendors != [GPU_DRIVER] {
                 return Err(invalid(format!(
                     "service {name:?} asks for {gpus} GPU(s) of vendor(s) {vendors:?}; the \
@@ -1130,18 +1130,6 @@ const GPU_DRIVER: &str = "nvidia";
 /// GPUs per replica (0 when none or unreadable: [`validate_group`] refuses those).
 fn gpu_units(service: &Service) -> u64 {
     resource_value(&service.resources.gpu.units.val).unwrap_or(0)
-}
-
-/// The vendors a service's GPU attributes name (`vendor/<vendor>/model/...`), sorted.
-fn gpu_vendors(service: &Service) -> Vec<&str> {
-    let vendors: BTreeSet<&str> = service
-        .resources
-        .gpu
-        .attributes
-        .iter()
-        .filter_map(|a| a.key.strip_prefix("vendor/")?.split('/').next())
-        .collect();
-    vendors.into_iter().collect()
 }
 
 /// The GPUs a replica's container gets, as `docker run --gpus <units>` asks for them: a device

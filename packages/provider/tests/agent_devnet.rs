@@ -300,12 +300,18 @@ mod follow_up {
     /// An agent with the test config, the default engine, 4 CPUs and in-memory backend and
     /// manifest store.
     async fn plain_agent(net: &Net) -> Agent {
+        agent_of(net, config(net), 4000).await
+    }
+
+    /// An agent with `config`, the default engine, `cpu_millis` and in-memory backend and
+    /// manifest store.
+    async fn agent_of(net: &Net, config: AgentConfig, cpu_millis: u64) -> Agent {
         let (backend, store) = memory();
         agent_with(
             net,
-            config(net),
+            config,
             engine(),
-            inventory_of(4000),
+            inventory_of(cpu_millis),
             backend,
             store,
         )
@@ -572,18 +578,8 @@ mod follow_up {
             c.page_limit = 100;
             c
         };
-        let (backend, store) = memory();
         // 35 replicas of 250 millicpu fit in 16 CPUs.
-        let mut a = agent_with(
-            &net,
-            above_the_cap(),
-            engine(),
-            inventory_of(16_000),
-            backend,
-            store,
-        )
-        .await
-        .unwrap();
+        let mut a = agent_of(&net, above_the_cap(), 16_000).await;
         // `OpenOrders`: 30, then 5, then an empty page.
         let report = a.tick().await.unwrap();
         assert_eq!(report.orders_seen, 35, "{report:?}");
@@ -591,17 +587,7 @@ mod follow_up {
         drop(a);
 
         // `ProviderBids`: a restarted agent holds all 35 open bids again.
-        let (backend, store) = memory();
-        let mut b = agent_with(
-            &net,
-            above_the_cap(),
-            engine(),
-            inventory_of(16_000),
-            backend,
-            store,
-        )
-        .await
-        .unwrap();
+        let mut b = agent_of(&net, above_the_cap(), 16_000).await;
         assert_eq!(allocated_cpu(&b), 35 * 250);
 
         // `ProviderLeases`: the tenant accepts every bid (one transaction); all 35 are live.
