@@ -182,6 +182,7 @@ struct PendingBid {
 }
 
 /// The outcome of a journaled transaction whose result is known.
+#[derive(Clone)]
 enum Sent {
     Done,
     /// The chain refused it (nothing happened); the intent is gone from the journal.
@@ -193,16 +194,6 @@ enum Sent {
     /// Not sent: an earlier transaction of the same intent may still land (see
     /// [`Agent::resolve_in_flight`]).
     InDoubt,
-}
-
-/// The same outcome for each bid of a transaction.
-fn clone_sent(sent: &Sent) -> Sent {
-    match sent {
-        Sent::Done => Sent::Done,
-        Sent::Refused(log) => Sent::Refused(log.clone()),
-        Sent::Busy(log) => Sent::Busy(log.clone()),
-        Sent::InDoubt => Sent::InDoubt,
-    }
 }
 
 impl Agent {
@@ -677,7 +668,7 @@ impl Agent {
                 }
                 sent @ (Sent::Busy(_) | Sent::InDoubt) => {
                     for b in bids {
-                        self.settle_bid(&b.order, clone_sent(&sent), report);
+                        self.settle_bid(&b.order, sent.clone(), report);
                     }
                     return Ok(());
                 }
