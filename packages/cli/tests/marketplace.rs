@@ -39,21 +39,29 @@ struct ChainSource {
 }
 
 impl LeaseSource for ChainSource {
-    fn leases(&self, dseq: u64) -> BoxFuture<'_, Result<Vec<Lease>, SourceError>> {
+    fn leases<'a>(
+        &'a self,
+        owner: &'a str,
+        dseq: u64,
+    ) -> BoxFuture<'a, Result<Vec<Lease>, SourceError>> {
         Box::pin(async move {
+            // The tenant's few leases, in one page.
             let r: market::LeasesResponse = self
                 .client
                 .query_smart(
                     &self.market,
-                    &market::QueryMsg::ProviderLeases {
-                        provider: self.provider.clone(),
+                    &market::QueryMsg::OwnerLeases {
+                        owner: owner.to_string(),
                         start_after: None,
                         limit: Some(100),
                     },
                 )
                 .await
                 .map_err(|e| SourceError::new(e.to_string()))?;
-            Ok(r.leases.into_iter().filter(|l| l.id.dseq == dseq).collect())
+            Ok(r.leases
+                .into_iter()
+                .filter(|l| l.id.dseq == dseq && l.id.provider.as_str() == self.provider)
+                .collect())
         })
     }
 

@@ -1,14 +1,16 @@
-//! The lease API's view of the chain over `kumo_chain`: this provider's leases from the market's
-//! `ProviderLeases`, deployments from its `Deployment` query, and tenants' public keys from the
-//! auth module's account endpoint (`/cosmos/auth/v1beta1/accounts/{address}`).
+//! The lease API's view of the chain over `kumo_chain`: this provider's leases of a deployment
+//! from the market's `OwnerLeases` (the tenant's leases, which the market orders by dseq),
+//! deployments from its `Deployment` query, and tenants' public keys from the auth module's
+//! account endpoint (`/cosmos/auth/v1beta1/accounts/{address}`).
 //!
 //! Leases and deployments are read fresh (no cache): a lease created a moment ago is served at
-//! once, and a closed one stops being served at once. Public keys are cached once found: an
+//! once, and a closed one stops being served at once (the market deletes closed leases, so
+//! neither `OwnerLeases` nor `ProviderLeases` lists them). Public keys are cached once found: an
 //! account's key never changes after its first transaction, and every request checks a token
-//! against one. `leases` pages through the provider's open leases
-//! (the market keeps no index by dseq); a provider with thousands of leases would want a cache
-//! kept by the agent instead.
+//! against one. A lease lookup reads only the pages that hold that deployment's leases
+//! (usually one query), however many leases the provider or the tenant has elsewhere.
 
+use cosmwasm_std::Addr;
 use kumo::market::{self, DeploymentResponse, Lease, LeasesResponse};
 use kumo::{DeploymentId, LeaseId};
 use kumo_chain::{AccountKey, ChainError, Client, KumoContracts};
@@ -18,7 +20,8 @@ use crate::backend::BoxFuture;
 
 /// Leases asked for per query page (the market's maximum today; it may answer fewer).
 const PAGE: u32 = 30;
-/// At most this many pages per lookup (30,000 leases), in case the chain keeps answering.
+/// At most this many pages per lookup (30,000 leases of one deployment), in case the chain
+/// keeps answering.
 const MAX_PAGES: usize = 1000;
 /// Public keys kept; past it the cache starts again (bounded memory).
 const MAX_KEYS: usize = 10_000;
@@ -52,32 +55,50 @@ impl ChainLeaseSource {
         &self.provider
     }
 
-    async fn provider_leases(&self, dseq: u64) -> Result<Vec<Lease>, SourceError> {
+    /// This provider's leases of deployment `owner/dseq`, from the market's `OwnerLeases`: the
+    /// market keeps a tenant's leases ordered by (dseq, gseq, oseq, provider), so the listing
+    /// starts just before `dseq` and stops at the first lease of a later deployment. The cost
+    /// is the deployment's own leases (one page for any deployment of up to [`PAGE`] leases),
+    /// not the provider's or the tenant's.
+    async fn deployment_leases(&self, owner: &str, dseq: u64) -> Result<Vec<Lease>, SourceError> {
+        // The market would refuse anything else as an address; such an owner has no leases.
+        if !is_bech32ish(owner) {
+            return Ok(Vec::new());
+        }
+        let owner_addr = Addr::unchecked(owner);
+        let mut start_after = before_deployment(&owner_addr, dseq);
         let mut out = Vec::new();
-        let mut start_after: Option<LeaseId> = None;
         for _ in 0..MAX_PAGES {
             let page: LeasesResponse = self
                 .contracts
                 .query_market(
                     &self.client,
-                    &market::QueryMsg::ProviderLeases {
-                        provider: self.provider.clone(),
+                    &market::QueryMsg::OwnerLeases {
+                        owner: owner.to_string(),
                         start_after: start_after.clone(),
                         limit: Some(PAGE),
                     },
                 )
                 .await
                 .map_err(chain_error)?;
-            // Only an empty page (or the same page again) ends the listing: the market may cap
-            // pages below `PAGE`.
+            // Only an empty page (or the same page again) or a later deployment ends the
+            // listing: the market may cap pages below `PAGE`.
             let Some(last) = page.leases.last().map(|l| l.id.clone()) else {
                 break;
             };
             if start_after.as_ref() == Some(&last) {
                 break;
             }
+            let past = last.dseq > dseq;
+            out.extend(
+                page.leases
+                    .into_iter()
+                    .filter(|l| l.id.dseq == dseq && l.id.provider.as_str() == self.provider),
+            );
+            if past {
+                break;
+            }
             start_after = Some(last);
-            out.extend(page.leases.into_iter().filter(|l| l.id.dseq == dseq));
         }
         Ok(out)
     }
@@ -102,11 +123,7 @@ impl ChainLeaseSource {
 
     async fn fetch_public_key(&self, address: &str) -> Result<Option<Vec<u8>>, SourceError> {
         // The address goes into the path: only bech32 characters.
-        if address.is_empty()
-            || !address
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        {
+        if !is_bech32ish(address) {
             return Ok(None);
         }
         if let Some(key) = self.with_keys(|keys| keys.get(address).cloned()) {
@@ -151,6 +168,31 @@ pub fn secp256k1_key(key: Option<AccountKey>) -> Result<Option<Vec<u8>>, SourceE
     }
 }
 
+/// The `OwnerLeases` cursor just before deployment `owner/dseq`'s first lease: `None` (the
+/// start) for dseq 0, else past the last possible lease of `dseq - 1`. The market compares
+/// cursors as its keys, field by field and the provider by its bytes; `~` (0x7e) sorts after
+/// every character of a bech32 address (lowercase letters and digits, at most 0x7a, and
+/// addresses are stored lowercase), so no lease of `dseq - 1` sorts after this cursor, even one
+/// at gseq and oseq `u32::MAX`, and every lease of `dseq` sorts after it.
+fn before_deployment(owner: &Addr, dseq: u64) -> Option<LeaseId> {
+    let prev = dseq.checked_sub(1)?;
+    Some(LeaseId {
+        owner: owner.clone(),
+        dseq: prev,
+        gseq: u32::MAX,
+        oseq: u32::MAX,
+        provider: Addr::unchecked("~"),
+    })
+}
+
+/// Only bech32 characters: what an account address can be (it goes into queries and paths).
+fn is_bech32ish(address: &str) -> bool {
+    !address.is_empty()
+        && address
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
 /// The market's "not found" for an unknown deployment.
 fn is_missing(e: &ChainError) -> bool {
     e.is_not_found()
@@ -162,8 +204,12 @@ fn chain_error(e: ChainError) -> SourceError {
 }
 
 impl LeaseSource for ChainLeaseSource {
-    fn leases(&self, dseq: u64) -> BoxFuture<'_, Result<Vec<Lease>, SourceError>> {
-        Box::pin(self.provider_leases(dseq))
+    fn leases<'a>(
+        &'a self,
+        owner: &'a str,
+        dseq: u64,
+    ) -> BoxFuture<'a, Result<Vec<Lease>, SourceError>> {
+        Box::pin(self.deployment_leases(owner, dseq))
     }
 
     fn deployment<'a>(
@@ -184,6 +230,24 @@ impl LeaseSource for ChainLeaseSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cursor_sits_between_two_deployments() {
+        let owner = Addr::unchecked("kumo1owner");
+        assert_eq!(before_deployment(&owner, 0), None);
+        let cursor = before_deployment(&owner, 7).unwrap();
+        assert_eq!(
+            (cursor.dseq, cursor.gseq, cursor.oseq),
+            (6, u32::MAX, u32::MAX)
+        );
+        // After every character an address can hold.
+        let bech32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l1";
+        assert!(bech32
+            .bytes()
+            .all(|b| b < cursor.provider.as_str().as_bytes()[0]));
+        assert!(is_bech32ish("kumo1dx58wdv760t0x9vhw7ppnse6jhajpms03xlzl9"));
+        assert!(!is_bech32ish("Kumo1x") && !is_bech32ish("") && !is_bech32ish("a/b"));
+    }
 
     #[test]
     fn only_compressed_secp256k1_keys_sign_tokens() {

@@ -10,9 +10,9 @@
 //! | `GET /lease/{dseq}/{gseq}/{oseq}/events` | `events` | workload events, NDJSON stream |
 //!
 //! As on Akash the owner is not in the path: it is the token's issuer. Requests carry
-//! `Authorization: Bearer <JWT>` (ES256K, see [`crate::auth`]); the issuer must own the lease
-//! (else 403) and the token must grant the route's scope there (else 403); a token that does not
-//! verify is a 401. Every error is JSON ([`ErrorBody`]).
+//! `Authorization: Bearer <JWT>` (ES256K, see [`crate::auth`]); leases are looked up under the
+//! issuer (another owner's lease is a 404, as if it did not exist) and the token must grant the
+//! route's scope there (else 403); a token that does not verify is a 401. Every error is JSON ([`ErrorBody`]).
 //!
 //! A manifest is accepted only if it hashes to the version the deployment committed to on chain
 //! and fits the deployment's groups ([`check`]); then each of this provider's leases of the
@@ -462,7 +462,9 @@ impl Shared {
     }
 
     /// The caller's live leases at this provider with `dseq` (and `gseq`/`oseq` when given),
-    /// sorted. 404 if there are none at all, 403 if there are only other owners'.
+    /// sorted; 404 if there are none. Only the caller's deployment is looked up: another
+    /// owner's lease at that dseq is "not found" for this caller, which tells it nothing about
+    /// other tenants' deployments.
     async fn leases_of(
         &self,
         claims: &Claims,
@@ -470,38 +472,31 @@ impl Shared {
         order: Option<(u32, u32)>,
     ) -> Result<Vec<LeaseId>, GatewayError> {
         let provider = &self.config.provider;
-        let mut live: Vec<LeaseId> = self
-            .chain(self.source.leases(dseq))
+        let owner = claims.iss.as_str();
+        let mut mine: Vec<LeaseId> = self
+            .chain(self.source.leases(owner, dseq))
             .await?
             .into_iter()
+            // The source promises these; checked again so that a source that lists more
+            // (another owner's, another provider's) cannot widen access.
             .filter(|l| {
                 l.id.provider == *provider
+                    && l.id.owner.as_str() == owner
                     && l.id.dseq == dseq
                     && is_live(l.state)
                     && order.is_none_or(|(g, o)| l.id.gseq == g && l.id.oseq == o)
             })
             .map(|l| l.id)
             .collect();
-        live.sort();
-        let Some(first) = live.first() else {
+        mine.sort();
+        if mine.is_empty() {
             let what = match order {
-                Some((g, o)) => format!("no active lease {dseq}/{g}/{o}"),
-                None => format!("no active lease of deployment {dseq}"),
+                Some((g, o)) => format!("no active lease {owner}/{dseq}/{g}/{o}"),
+                None => format!("no active lease of deployment {owner}/{dseq}"),
             };
             return Err(GatewayError::NotFound(format!(
-                "{what} with provider {provider}"
+                "{what} with provider {provider}: check the dseq, and that the token is signed by the deployment's owner"
             )));
-        };
-        let other_owner = first.owner.to_string();
-        let mine: Vec<LeaseId> = live
-            .into_iter()
-            .filter(|l| l.owner.as_str() == claims.iss)
-            .collect();
-        if mine.is_empty() {
-            return Err(GatewayError::Forbidden(auth::AuthError::NotLeaseOwner {
-                iss: claims.iss.clone(),
-                owner: other_owner,
-            }));
         }
         Ok(mine)
     }

@@ -62,11 +62,17 @@ impl SourceError {
 /// The chain as the lease API sees it. Object-safe (boxed futures), like
 /// [`crate::backend::Backend`].
 pub trait LeaseSource: Send + Sync {
-    /// This provider's leases whose deployment has sequence `dseq`, of every owner; closed ones
-    /// may be left out. The owner is not in Akash's URLs (the token's issuer is meant), so the
-    /// API looks the dseq up across owners: that tells "not yours" (403) from "no such lease"
-    /// (404). The agent answers it from the market's `ProviderLeases` (or its cache of them).
-    fn leases(&self, dseq: u64) -> BoxFuture<'_, Result<Vec<Lease>, SourceError>>;
+    /// This provider's leases of deployment `owner/dseq`; closed ones may be left out (the
+    /// market deletes them). The owner is not in Akash's URLs: the API passes the token's
+    /// issuer, so one request costs what that deployment's leases cost, whatever else the
+    /// provider runs, and another owner's leases never reach the API (a tenant learns nothing
+    /// about deployments it does not own: they are "not found"). The agent answers it from
+    /// the market's `OwnerLeases`.
+    fn leases<'a>(
+        &'a self,
+        owner: &'a str,
+        dseq: u64,
+    ) -> BoxFuture<'a, Result<Vec<Lease>, SourceError>>;
 
     /// The deployment with its manifest version and group specs (the market's `Deployment`
     /// query); `None` if the market has no such deployment.
@@ -157,12 +163,16 @@ impl MemoryLeaseSource {
 }
 
 impl LeaseSource for MemoryLeaseSource {
-    fn leases(&self, dseq: u64) -> BoxFuture<'_, Result<Vec<Lease>, SourceError>> {
+    fn leases<'a>(
+        &'a self,
+        owner: &'a str,
+        dseq: u64,
+    ) -> BoxFuture<'a, Result<Vec<Lease>, SourceError>> {
         let leases = self
             .lock()
             .leases
             .values()
-            .filter(|l| l.id.dseq == dseq)
+            .filter(|l| l.id.owner.as_str() == owner && l.id.dseq == dseq)
             .cloned()
             .collect();
         Box::pin(async move { Ok(leases) })
