@@ -168,23 +168,66 @@ pub async fn connect_backend(settings: &BackendSettings) -> Result<Arc<dyn Backe
             };
             let config = match (kubeconfig, context) {
                 (Some(path), _) => {
-                    let file = kube::config::Kubeconfig::read_from(path)
-                        .map_err(|e| DaemonError::Kubeconfig(format!("{}: {e}", path.display())))?;
+                    let file = kube::config::Kubeconfig::read_from(path).map_err(|e| {
+                        DaemonError::Kubeconfig(format!(
+                            "cannot read {}: {}; set backend.kubernetes.kubeconfig to a kubeconfig file the agent can read (`kubectl config view --raw --minify > FILE` writes one)",
+                            path.display(),
+                            one_line(&e)
+                        ))
+                    })?;
                     kube::Config::from_custom_kubeconfig(file, &options)
                         .await
-                        .map_err(|e| DaemonError::Kubeconfig(format!("{}: {e}", path.display())))?
+                        .map_err(|e| {
+                            DaemonError::Kubeconfig(format!(
+                                "cannot use {}: {}; check backend.kubernetes.context against the file's contexts, and that its cluster has a server and its user credentials",
+                                path.display(),
+                                one_line(&e)
+                            ))
+                        })?
                 }
-                (None, Some(_)) => kube::Config::from_kubeconfig(&options)
+                (None, Some(context)) => kube::Config::from_kubeconfig(&options)
                     .await
-                    .map_err(|e| DaemonError::Kubeconfig(e.to_string()))?,
+                    .map_err(|e| {
+                        DaemonError::Kubeconfig(format!(
+                            "cannot use context {context:?} of the default kubeconfig ($KUBECONFIG or ~/.kube/config): {}; set backend.kubernetes.kubeconfig, or fix backend.kubernetes.context",
+                            one_line(&e)
+                        ))
+                    })?,
                 (None, None) => return Ok(Arc::new(KubeBackend::connect(settings.clone()).await?)),
             };
-            Ok(Arc::new(
-                KubeBackend::connect_with(config, settings.clone()).await?,
-            ))
+            let backend = KubeBackend::connect_with(config, settings.clone())
+                .await
+                .map_err(|e| match e {
+                    // The generic hint names KUBECONFIG; here the configured file was used.
+                    BackendError::Unreachable {
+                        backend,
+                        endpoint,
+                        reason,
+                        ..
+                    } => BackendError::Unreachable {
+                        backend,
+                        endpoint,
+                        reason,
+                        hint: KUBECONFIG_HINT,
+                    },
+                    e => e,
+                })?;
+            Ok(Arc::new(backend))
         }
     }
 }
+
+/// An error's text on one line (YAML parse errors span several): the reason and the fix stay
+/// together in a log line.
+fn one_line(e: &impl std::fmt::Display) -> String {
+    e.to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// What to check when the API server a configured kubeconfig names does not answer.
+const KUBECONFIG_HINT: &str = " (check the server of the cluster that backend.kubernetes.kubeconfig and context name, and that the API server is up and reachable from here)";
 
 /// The inventory the configuration describes; `detect` asks the Docker engine for its CPUs and
 /// memory (one node, named after the engine's host) and `nvidia-smi` for its GPUs (unless the

@@ -44,6 +44,8 @@ pub struct Settings {
     /// `inventory.mode = "detect"` (the Docker engine's capacity, 10Gi of ephemeral storage)
     /// instead of one static node of 16 CPUs.
     pub detect_inventory: bool,
+    /// The `[backend]` section's body; `None` for the Docker engine on the loopback address.
+    pub backend: Option<String>,
 }
 
 impl Default for Settings {
@@ -55,6 +57,7 @@ impl Default for Settings {
             heartbeat_period: "1h",
             cpu_price: "0.001",
             detect_inventory: false,
+            backend: None,
         }
     }
 }
@@ -128,10 +131,7 @@ mnemonic_index = {provider_index}
 suite = "contracts.json"
 
 [backend]
-kind = "docker"
-[backend.docker]
-host_ip = "127.0.0.1"
-public_hostname = "localhost"
+{backend}
 
 [inventory]
 {inventory}
@@ -166,6 +166,12 @@ level = "info"
             withdraw = settings.withdraw_period,
             heartbeat = settings.heartbeat_period,
             poll = settings.poll_interval,
+            backend = settings.backend.as_deref().unwrap_or(
+                r#"kind = "docker"
+[backend.docker]
+host_ip = "127.0.0.1"
+public_hostname = "localhost""#
+            ),
         );
         let config_path = dir.join("provider.toml");
         std::fs::write(&config_path, config).unwrap();
