@@ -408,11 +408,10 @@ impl Agent {
             }
         }
 
-        for lease in live.values() {
-            self.hold_lease(lease).await;
-        }
+        let running = self.running().await;
+        self.hold_leases(&live, running.as_ref()).await;
         let mut report = TickReport::default();
-        if let Some(running) = self.running().await {
+        if let Some(running) = running {
             for (id, _) in running.iter().filter(|(id, _)| !live.contains_key(*id)) {
                 self.teardown(id, &live, &mut report).await;
             }
@@ -774,10 +773,8 @@ impl Agent {
             .map(|l| (l.id.clone(), l))
             .collect();
         // Won leases hold their resources for good.
-        for lease in live.values() {
-            self.hold_lease(lease).await;
-        }
         let running = self.running().await;
+        self.hold_leases(&live, running.as_ref()).await;
 
         // Manifest timeouts and deploys from stored manifests.
         let mut awaiting = BTreeSet::new();
@@ -869,9 +866,29 @@ impl Agent {
         Ok(live)
     }
 
+    /// [`Agent::hold_lease`] for every live lease: first those whose workloads hold GPU
+    /// devices, so that each gets its own back before a lease with nothing running is given
+    /// any.
+    async fn hold_leases(
+        &self,
+        live: &BTreeMap<LeaseId, Lease>,
+        running: Option<&BTreeMap<LeaseId, LeaseWorkloads>>,
+    ) {
+        let held = |id: &LeaseId| -> &[String] {
+            running
+                .and_then(|r| r.get(id))
+                .map_or(&[], |w| w.gpu_devices.as_slice())
+        };
+        let (holding, rest): (Vec<&Lease>, Vec<&Lease>) =
+            live.values().partition(|l| !held(&l.id).is_empty());
+        for lease in holding.into_iter().chain(rest) {
+            self.hold_lease(lease, held(&lease.id)).await;
+        }
+    }
+
     /// Commits a live lease's reservation, or books it if the agent holds none (a restart, a
-    /// bid placed by another process).
-    async fn hold_lease(&self, lease: &Lease) {
+    /// bid placed by another process), with the GPU devices its workloads hold (`held`).
+    async fn hold_lease(&self, lease: &Lease, held: &[String]) {
         let order = lease.id.order();
         let state = crate::bidengine::lock(&self.inventory)
             .reservation(&order)
@@ -899,7 +916,9 @@ impl Agent {
                         return;
                     }
                 };
-                if let Err(e) = crate::bidengine::lock(&self.inventory).adopt(&order, &units) {
+                let booked =
+                    crate::bidengine::lock(&self.inventory).adopt_holding(&order, &units, held);
+                if let Err(e) = booked {
                     tracing::warn!(lease = %lease.id, error = ?e, "a live lease does not fit the inventory");
                 }
             }
@@ -965,7 +984,11 @@ impl Agent {
             tracing::warn!(lease = %id, "the stored manifest has no group for the lease");
             return;
         };
-        match self.backend.deploy(id, &group).await {
+        let gpus = crate::bidengine::lock(&self.inventory)
+            .reservation(&id.order())
+            .map(|r| r.gpu_devices())
+            .unwrap_or_default();
+        match self.backend.deploy_placed(id, &group, &gpus).await {
             Ok(outcome) => {
                 tracing::info!(lease = %id, ?outcome, "deployed from the stored manifest");
                 report.leases_deployed.push(id.clone());

@@ -17,6 +17,7 @@ use std::pin::Pin;
 use futures_util::stream::BoxStream;
 use serde::Serialize;
 
+pub use crate::inventory::GpuDevices;
 pub use kumo::LeaseId;
 pub use kumo_sdl::manifest::Group;
 
@@ -41,6 +42,20 @@ pub trait Backend: Send + Sync {
         lease: &'a LeaseId,
         group: &'a Group,
     ) -> BoxFuture<'a, Result<DeployOutcome, BackendError>>;
+
+    /// [`Backend::deploy`] with the GPU devices the inventory reserved for each replica
+    /// ([`crate::inventory::Reservation::gpu_devices`]): a backend that places devices itself
+    /// (Docker) gives each replica exactly those, so two leases never share a GPU. The default
+    /// ignores them, for backends whose cluster places devices (Kubernetes' device plugins).
+    fn deploy_placed<'a>(
+        &'a self,
+        lease: &'a LeaseId,
+        group: &'a Group,
+        gpus: &'a GpuDevices,
+    ) -> BoxFuture<'a, Result<DeployOutcome, BackendError>> {
+        let _ = gpus;
+        self.deploy(lease, group)
+    }
 
     /// What runs for `lease`, per service. [`BackendError::LeaseNotFound`] if nothing does.
     fn status<'a>(&'a self, lease: &'a LeaseId)
@@ -90,6 +105,7 @@ pub trait Backend: Send + Sync {
                 .map(|deployed| LeaseWorkloads {
                     deployed,
                     replicas: None,
+                    gpu_devices: Vec::new(),
                 })
                 .collect())
         })
@@ -129,6 +145,9 @@ pub struct LeaseWorkloads {
     /// Per service with workloads: how many exist and run. `None` when the backend leaves
     /// running them to its own controllers (see [`Backend::workloads`]).
     pub replicas: Option<BTreeMap<String, ReplicaCount>>,
+    /// The GPU devices its workloads hold, sorted (empty when none, or when the backend does
+    /// not place devices): kept for them when the agent adopts the lease after a restart.
+    pub gpu_devices: Vec<String>,
 }
 
 impl LeaseWorkloads {

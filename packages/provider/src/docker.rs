@@ -39,8 +39,8 @@ use sha2::{Digest, Sha256};
 
 use crate::backend::{
     Backend, BackendError, BoxFuture, DeployOutcome, DeployedLease, EventStream, ForwardedPort,
-    LeaseEvent, LeaseId, LeaseStatus, LeaseWorkloads, LogLine, LogOptions, LogSource, LogStream,
-    ReplicaState, ReplicaStatus, ServiceStatus,
+    GpuDevices, LeaseEvent, LeaseId, LeaseStatus, LeaseWorkloads, LogLine, LogOptions, LogSource,
+    LogStream, ReplicaState, ReplicaStatus, ServiceStatus,
 };
 
 /// The demo image: [`build_hello_image`] builds it, `examples/hello.yaml` deploys it.
@@ -76,6 +76,9 @@ pub mod labels {
     pub const MANIFEST_HASH: &str = "kumo.manifest-hash";
     /// The published ports and what they are exposed as: `8080/tcp=80,53/udp=53`.
     pub const EXPOSE: &str = "kumo.expose";
+    /// The GPU devices the container was given (`device_ids`, comma-separated): read back to
+    /// book them again when the agent adopts the lease after a restart.
+    pub const GPUS: &str = "kumo.gpus";
     /// Volumes only: the storage's name in the manifest, and whether it is persistent.
     pub const STORAGE: &str = "kumo.storage";
     pub const PERSISTENT: &str = "kumo.persistent";
@@ -165,8 +168,13 @@ impl DockerBackend {
         &self,
         lease: &LeaseId,
         group: &Group,
+        gpus: Option<&GpuDevices>,
     ) -> Result<DeployOutcome, BackendError> {
         validate_group(group)?;
+        let devices = match gpus {
+            Some(gpus) => replica_devices(group, gpus)?,
+            None => BTreeMap::new(),
+        };
         let key = lease_key(lease);
         // Images first: a missing image fails the deploy before anything exists.
         for service in &group.services {
@@ -176,7 +184,7 @@ impl DockerBackend {
         let fresh = existing.is_empty()
             && self.lease_networks(&key).await?.is_empty()
             && self.lease_volumes(&key).await?.is_empty();
-        match self.converge(lease, &key, group, existing).await {
+        match self.converge(lease, &key, group, &devices, existing).await {
             Ok(_) if fresh => Ok(DeployOutcome::Created),
             Ok(true) => Ok(DeployOutcome::Updated),
             Ok(false) => Ok(DeployOutcome::Unchanged),
@@ -196,6 +204,7 @@ impl DockerBackend {
         lease: &LeaseId,
         key: &str,
         group: &Group,
+        devices: &BTreeMap<(String, u32), Vec<String>>,
         existing: Vec<ContainerSummary>,
     ) -> Result<bool, BackendError> {
         let mut changed = false;
@@ -207,9 +216,14 @@ impl DockerBackend {
         for service in &group.services {
             let spec = spec_hash(key, service, &self.config);
             for index in 0..service.count {
+                // A replica moved to other GPUs is a new container.
+                let spec = match devices.get(&(service.name.clone(), index)) {
+                    Some(ids) => with_devices(&spec, ids),
+                    None => spec.clone(),
+                };
                 wanted.insert(
                     container_name(key, &service.name, index),
-                    (service, index, spec.clone()),
+                    (service, index, spec),
                 );
             }
         }
@@ -267,6 +281,9 @@ impl DockerBackend {
                         spec,
                         &manifest_hash,
                         &self.config,
+                        devices
+                            .get(&(service.name.clone(), *index))
+                            .map(Vec::as_slice),
                     )?;
                     let options = CreateContainerOptions {
                         name: Some(name.clone()),
@@ -766,12 +783,18 @@ impl DockerBackend {
                         services: Vec::new(),
                     },
                     replicas: Some(BTreeMap::new()),
+                    gpu_devices: Vec::new(),
                 });
-            let entry = &mut workloads.deployed;
             // What follows only containers carry (volumes name their service too).
             if !object_labels.contains_key(labels::REPLICA) {
                 continue;
             }
+            if let Some(ids) = object_labels.get(labels::GPUS) {
+                workloads
+                    .gpu_devices
+                    .extend(ids.split(',').filter(|id| !id.is_empty()).map(String::from));
+            }
+            let entry = &mut workloads.deployed;
             if let Some(group) = object_labels.get(labels::GROUP) {
                 entry.group = Some(group.clone());
             }
@@ -794,6 +817,8 @@ impl DockerBackend {
         let mut out: Vec<LeaseWorkloads> = leases.into_values().collect();
         for lease in &mut out {
             lease.deployed.services.sort();
+            lease.gpu_devices.sort();
+            lease.gpu_devices.dedup();
         }
         out.sort_by(|a, b| a.deployed.lease.cmp(&b.deployed.lease));
         Ok(out)
@@ -825,7 +850,16 @@ impl Backend for DockerBackend {
         lease: &'a LeaseId,
         group: &'a Group,
     ) -> BoxFuture<'a, Result<DeployOutcome, BackendError>> {
-        Box::pin(self.deploy_group(lease, group))
+        Box::pin(self.deploy_group(lease, group, None))
+    }
+
+    fn deploy_placed<'a>(
+        &'a self,
+        lease: &'a LeaseId,
+        group: &'a Group,
+        gpus: &'a GpuDevices,
+    ) -> BoxFuture<'a, Result<DeployOutcome, BackendError>> {
+        Box::pin(self.deploy_group(lease, group, Some(gpus)))
     }
 
     fn status<'a>(
@@ -1132,17 +1166,78 @@ fn gpu_units(service: &Service) -> u64 {
     resource_value(&service.resources.gpu.units.val).unwrap_or(0)
 }
 
-/// The GPUs a replica's container gets, as `docker run --gpus <units>` asks for them: a device
-/// request to the engine's `nvidia` driver for `units` GPUs with the `gpu` capability. `None`
-/// when the service asks for none. Needs the NVIDIA Container Toolkit on the host.
-pub fn gpu_device_requests(service: &Service) -> Option<Vec<DeviceRequest>> {
+/// The GPUs a replica's container gets: a device request to the engine's `nvidia` driver with
+/// the `gpu` capability, for the `devices` the inventory reserved for it (`docker run --gpus
+/// '"device=0,1"'`), so that no two leases share one. Without devices (a deploy made without
+/// an inventory: tests, tools) it asks for a count, as `docker run --gpus <units>` does. `None`
+/// when the service asks for no GPU. Needs the NVIDIA Container Toolkit on the host.
+pub fn gpu_device_requests(
+    service: &Service,
+    devices: Option<&[String]>,
+) -> Option<Vec<DeviceRequest>> {
     let units = i64::try_from(gpu_units(service)).ok().filter(|u| *u > 0)?;
+    let (count, device_ids) = match devices {
+        Some(ids) => (None, Some(ids.to_vec())),
+        None => (Some(units), None),
+    };
     Some(vec![DeviceRequest {
         driver: Some(GPU_DRIVER.to_string()),
-        count: Some(units),
+        count,
+        device_ids,
         capabilities: Some(vec![vec!["gpu".to_string()]]),
         ..Default::default()
     }])
+}
+
+/// The devices of every GPU replica of `group`, by (service, replica index), from what the
+/// inventory reserved per resource unit: services sharing a unit take its replicas' device
+/// lists in group order. An error if a GPU replica has no list of the right length (the
+/// manifest asks for GPUs the reservation does not hold).
+pub fn replica_devices(
+    group: &Group,
+    gpus: &GpuDevices,
+) -> Result<BTreeMap<(String, u32), Vec<String>>, BackendError> {
+    let mut out = BTreeMap::new();
+    let mut taken: BTreeMap<u32, usize> = BTreeMap::new();
+    for service in &group.services {
+        let unit = service.resources.id;
+        let units = gpu_units(service);
+        for index in 0..service.count {
+            let next = taken.entry(unit).or_default();
+            let ids = gpus.by_unit.get(&unit).and_then(|r| r.get(*next));
+            *next += 1;
+            if units == 0 {
+                continue;
+            }
+            match ids {
+                Some(ids) if ids.len() as u64 == units => {
+                    out.insert((service.name.clone(), index), ids.clone());
+                }
+                _ => {
+                    return Err(BackendError::Engine {
+                        operation: format!(
+                            "assigning GPUs to replica {index} of service {:?}",
+                            service.name
+                        ),
+                        reason: format!(
+                            "it asks for {units} GPU(s) but the inventory reserved {} device(s) for it (resource unit {unit}); the lease's reservation is missing or does not match its manifest: restart the agent to book its leases again",
+                            ids.map_or(0, Vec::len)
+                        ),
+                    })
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A replica's spec hash with its GPU devices in it.
+fn with_devices(spec: &str, devices: &[String]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(spec);
+    hasher.update([0]);
+    hasher.update(devices.join(","));
+    hex::encode(&hasher.finalize()[..16])
 }
 
 fn storage_attribute<'s>(storage: &'s kumo_sdl::manifest::Storage, key: &str) -> Option<&'s str> {
@@ -1264,6 +1359,7 @@ fn container_body(
     spec: &str,
     manifest_hash: &str,
     config: &DockerConfig,
+    gpu_devices: Option<&[String]>,
 ) -> Result<ContainerCreateBody, BackendError> {
     let network = network_name(key);
     let mut exposed_ports = BTreeSet::new();
@@ -1335,6 +1431,9 @@ fn container_body(
     ] {
         container_labels.insert(name.to_string(), value);
     }
+    if let Some(ids) = gpu_devices.filter(|_| gpu_units(service) > 0) {
+        container_labels.insert(labels::GPUS.to_string(), ids.join(","));
+    }
 
     let restart_policy = match config.restart_policy {
         RestartPolicy::UnlessStopped => DockerRestartPolicy {
@@ -1362,7 +1461,7 @@ fn container_body(
             // No swap beyond the memory limit.
             memory_swap: memory,
             mounts: Some(mounts),
-            device_requests: gpu_device_requests(service),
+            device_requests: gpu_device_requests(service, gpu_devices),
             network_mode: Some(network.clone()),
             port_bindings: Some(port_bindings),
             restart_policy: Some(restart_policy),
@@ -1710,6 +1809,7 @@ deployment:
             "spec",
             "manifest",
             &config,
+            None,
         )
         .unwrap();
         let host = body.host_config.as_ref().unwrap();
@@ -1759,6 +1859,77 @@ deployment:
     /// The built `HostConfig` is checked directly: there is no GPU here, and the test engine
     /// has no `nvidia` runtime, so no such container is ever created.
     #[test]
+    fn a_gpu_replica_gets_the_devices_the_inventory_reserved() {
+        let sdl = WEB
+            .replace(
+                "memory: {size: 128Mi}",
+                "memory: {size: 128Mi}\n        gpu: {units: 2, attributes: {vendor: {nvidia: [{model: a100}]}}}",
+            );
+        let g = group(&sdl);
+        let service = &g.services[0];
+        assert_eq!(service.count, 2, "{sdl}");
+        let unit = service.resources.id;
+        let gpus = GpuDevices {
+            by_unit: BTreeMap::from([(
+                unit,
+                vec![
+                    vec!["GPU-a".to_string(), "GPU-b".to_string()],
+                    vec!["GPU-c".to_string(), "GPU-d".to_string()],
+                ],
+            )]),
+        };
+        let devices = replica_devices(&g, &gpus).unwrap();
+        assert_eq!(devices[&("web".to_string(), 1)], ["GPU-c", "GPU-d"]);
+        let (lease, config) = (lease(), DockerConfig::default());
+        let key = lease_key(&lease);
+        let ids = &devices[&("web".to_string(), 1)];
+        let body = container_body(
+            &lease,
+            &key,
+            &g,
+            service,
+            1,
+            "spec",
+            "manifest",
+            &config,
+            Some(ids),
+        )
+        .unwrap();
+        assert_eq!(body.labels.as_ref().unwrap()[labels::GPUS], "GPU-c,GPU-d");
+        assert_eq!(
+            body.host_config.unwrap().device_requests.unwrap(),
+            vec![DeviceRequest {
+                driver: Some("nvidia".to_string()),
+                count: None,
+                device_ids: Some(vec!["GPU-c".to_string(), "GPU-d".to_string()]),
+                capabilities: Some(vec![vec!["gpu".to_string()]]),
+                ..Default::default()
+            }]
+        );
+        // Other devices, another container: the replica's spec hash changes with them.
+        assert_ne!(
+            with_devices("spec", &devices[&("web".to_string(), 0)]),
+            with_devices("spec", ids)
+        );
+
+        // A reservation that does not cover every GPU replica deploys nothing.
+        let short = GpuDevices {
+            by_unit: BTreeMap::from([(unit, vec![vec!["GPU-a".to_string(), "GPU-b".to_string()]])]),
+        };
+        let err = replica_devices(&g, &short).unwrap_err().to_string();
+        assert!(
+            err.contains("replica 1") && err.contains("reserved 0"),
+            "{err}"
+        );
+        // Devices for no GPU service: nothing to place.
+        assert!(replica_devices(&group(WEB), &GpuDevices::default())
+            .unwrap()
+            .is_empty());
+    }
+
+    /// The built `HostConfig` is checked directly: there is no GPU here, and the test engine
+    /// has no `nvidia` runtime, so no such container is ever created.
+    #[test]
     fn a_gpu_service_gets_its_gpus_through_the_nvidia_driver() {
         let sdl = WEB.replace(
             "memory: {size: 128Mi}",
@@ -1770,8 +1941,11 @@ deployment:
         let key = lease_key(&lease);
         let config = DockerConfig::default();
         let service = &g.services[0];
-        let body =
-            container_body(&lease, &key, &g, service, 0, "spec", "manifest", &config).unwrap();
+        // Deployed without an inventory (no devices): a count, as `docker run --gpus 2`.
+        let body = container_body(
+            &lease, &key, &g, service, 0, "spec", "manifest", &config, None,
+        )
+        .unwrap();
         let requests = body.host_config.unwrap().device_requests.unwrap();
         assert_eq!(
             requests,
@@ -1794,6 +1968,7 @@ deployment:
             "spec",
             "manifest",
             &config,
+            None,
         )
         .unwrap();
         assert_eq!(body.host_config.unwrap().device_requests, None);

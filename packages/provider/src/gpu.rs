@@ -2,9 +2,13 @@
 //! and memory and turns them into [`GpuPool`]s named as Akash providers name GPUs in SDL
 //! (`vendor/nvidia/model/a100/ram/80Gi/interface/sxm`).
 //!
-//! `nvidia-smi` is run as `nvidia-smi --query-gpu=name,memory.total
-//! --format=csv,noheader,nounits`, which prints one line per GPU: `NVIDIA A100-SXM4-80GB,
-//! 81920` (memory in MiB). Identical GPUs make one pool with a count.
+//! `nvidia-smi` is run as `nvidia-smi --query-gpu=index,uuid,name,memory.total
+//! --format=csv,noheader,nounits`, which prints one line per GPU: `0,
+//! GPU-5e3c6d8a-..., NVIDIA A100-SXM4-80GB, 81920` (memory in MiB). Identical GPUs make one
+//! pool with a count, and the pool keeps each GPU's UUID (its index when the driver reports no
+//! UUID) as its device id: the Docker backend asks the engine for those devices, one lease per
+//! GPU. UUIDs rather than indices because they do not change when the driver renumbers GPUs
+//! (a GPU removed or failed).
 //!
 //! No `nvidia-smi` where the default name is looked up (`PATH`) means a host without NVIDIA
 //! GPUs: no pools. Anything else that goes wrong (a binary the operator named is missing, it
@@ -21,9 +25,9 @@ use crate::inventory::GpuPool;
 
 /// The program run when the configuration names none (looked up on `PATH`).
 pub const NVIDIA_SMI: &str = "nvidia-smi";
-/// Its arguments: name and total memory (MiB) of every GPU, one CSV line each.
+/// Its arguments: index, UUID, name and total memory (MiB) of every GPU, one CSV line each.
 pub const NVIDIA_SMI_ARGS: [&str; 2] = [
-    "--query-gpu=name,memory.total",
+    "--query-gpu=index,uuid,name,memory.total",
     "--format=csv,noheader,nounits",
 ];
 /// How long `nvidia-smi` may take (it hangs on some broken drivers).
@@ -46,7 +50,7 @@ pub enum GpuDetectError {
         /// The first line it printed (stderr, else stdout).
         output: String,
     },
-    #[error("{command}: cannot read the line {line:?}: {reason}; expected \"<name>, <memory MiB>\" such as \"NVIDIA A100-SXM4-80GB, 81920\" (or list the GPUs with inventory.gpus)")]
+    #[error("{command}: cannot read the line {line:?}: {reason}; expected \"<index>, <uuid>, <name>, <memory MiB>\" such as \"0, GPU-5e3c6d8a-1b2c-4d5e-8f90-a1b2c3d4e5f6, NVIDIA A100-SXM4-80GB, 81920\" (or list the GPUs with inventory.gpus)")]
     Unparsable {
         command: String,
         line: String,
@@ -155,15 +159,40 @@ pub fn detect_configured(program: Option<&PathBuf>) -> Result<Vec<GpuPool>, GpuD
     }
 }
 
-/// Parses `nvidia-smi --query-gpu=name,memory.total --format=csv,noheader,nounits` output
-/// into pools, identical GPUs counted together, in the order first seen. Blank lines are
-/// skipped. Errors carry the offending line and what is wrong with it.
+/// Parses `nvidia-smi --query-gpu=index,uuid,name,memory.total --format=csv,noheader,nounits`
+/// output into pools, identical GPUs counted together (with their device ids), in the order
+/// first seen. Blank lines are skipped. Errors carry the offending line and what is wrong
+/// with it.
 pub fn parse_nvidia_smi(output: &str) -> Result<Vec<GpuPool>, (String, String)> {
     let mut pools: Vec<GpuPool> = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
     for line in output.lines().map(str::trim).filter(|l| !l.is_empty()) {
         let bad = |reason: &str| (line.to_string(), reason.to_string());
-        // The memory is the last field; a name with a comma keeps it.
-        let (name, memory) = line
+        // Index and UUID first, the memory last; a name with a comma keeps it.
+        let mut head = line.splitn(3, ',');
+        let (Some(index), Some(uuid), Some(rest)) = (head.next(), head.next(), head.next()) else {
+            return Err(bad("fewer than four fields"));
+        };
+        let index = index.trim();
+        if index.is_empty() || !index.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad("the index is not a number"));
+        }
+        let uuid = uuid.trim();
+        // A driver that reports no UUID (`[N/A]`): the index names the GPU.
+        let device = if uuid.is_empty() || uuid.starts_with('[') {
+            index.to_string()
+        } else if uuid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            uuid.to_string()
+        } else {
+            return Err(bad(
+                "the UUID has characters other than letters, digits and '-'",
+            ));
+        };
+        if seen.contains(&device) {
+            return Err(bad("the same GPU id appears twice"));
+        }
+        seen.push(device.clone());
+        let (name, memory) = rest
             .rsplit_once(',')
             .ok_or_else(|| bad("no memory field"))?;
         let mib: u64 = memory
@@ -181,12 +210,16 @@ pub fn parse_nvidia_smi(output: &str) -> Result<Vec<GpuPool>, (String, String)> 
             ram: Some(format!("{}Gi", nominal_gib(mib))),
             interface: interface.map(str::to_string),
             count: 1,
+            devices: vec![device],
         };
         match pools
             .iter_mut()
             .find(|p| p.model == pool.model && p.ram == pool.ram && p.interface == pool.interface)
         {
-            Some(p) => p.count += 1,
+            Some(p) => {
+                p.count += 1;
+                p.devices.extend(pool.devices);
+            }
             None => pools.push(pool),
         }
     }
@@ -338,14 +371,17 @@ mod tests {
 
     #[test]
     fn identical_gpus_make_one_pool() {
-        let out = "NVIDIA A100-SXM4-80GB, 81920\nNVIDIA A100-SXM4-80GB, 81920\n\n\
-                   NVIDIA GeForce RTX 4090, 24564\nNVIDIA A100-SXM4-80GB, 81920\n";
+        let out = "0, GPU-a0, NVIDIA A100-SXM4-80GB, 81920\n1, GPU-a1, NVIDIA A100-SXM4-80GB, 81920\n\n\
+                   2, GPU-r0, NVIDIA GeForce RTX 4090, 24564\n3, [N/A], NVIDIA A100-SXM4-80GB, 81920\n";
         let pools = parse_nvidia_smi(out).unwrap();
         assert_eq!(pools.len(), 2, "{pools:?}");
         assert_eq!(pools[0].key(), "nvidia/a100");
         assert_eq!(pools[0].ram.as_deref(), Some("80Gi"));
         assert_eq!(pools[0].interface.as_deref(), Some("sxm"));
         assert_eq!(pools[0].count, 3);
+        // UUIDs, or the index where the driver reports none.
+        assert_eq!(pools[0].devices, ["GPU-a0", "GPU-a1", "3"]);
+        assert_eq!(pools[1].devices, ["GPU-r0"]);
         assert_eq!(pools[1].key(), "nvidia/rtx4090");
         assert_eq!(pools[1].ram.as_deref(), Some("24Gi"));
         assert_eq!(pools[1].interface, None);
@@ -356,14 +392,25 @@ mod tests {
     #[test]
     fn lines_that_do_not_parse_are_named() {
         for (line, reason) in [
-            ("NVIDIA A100-SXM4-80GB", "no memory field"),
-            ("NVIDIA A100-SXM4-80GB, [N/A]", "not a whole number"),
-            ("NVIDIA A100-SXM4-80GB, 0", "no memory"),
-            ("NVIDIA, 81920", "no model"),
+            ("NVIDIA A100-SXM4-80GB, 81920", "fewer than four fields"),
+            ("0, GPU-a, NVIDIA A100-SXM4-80GB", "no memory field"),
+            (
+                "x, GPU-a, NVIDIA A100-SXM4-80GB, 81920",
+                "index is not a number",
+            ),
+            ("0, GPU a/b, NVIDIA A100-SXM4-80GB, 81920", "UUID"),
+            (
+                "0, GPU-a, NVIDIA A100-SXM4-80GB, [N/A]",
+                "not a whole number",
+            ),
+            ("0, GPU-a, NVIDIA A100-SXM4-80GB, 0", "no memory"),
+            ("0, GPU-a, NVIDIA, 81920", "no model"),
         ] {
             let (got_line, got_reason) = parse_nvidia_smi(line).unwrap_err();
             assert_eq!(got_line, line);
             assert!(got_reason.contains(reason), "{line}: {got_reason}");
         }
+        let twice = "0, GPU-a, NVIDIA L4, 23034\n1, GPU-a, NVIDIA L4, 23034";
+        assert!(parse_nvidia_smi(twice).unwrap_err().1.contains("twice"));
     }
 }

@@ -11,8 +11,15 @@
 //! lease when the bid wins ([`Inventory::commit`]) and is returned on loss, timeout or close
 //! ([`Inventory::release`]). Leases found running when the agent starts are booked with
 //! [`Inventory::adopt`]. Everything is keyed by order id, so repeating a call is harmless.
+//!
+//! GPUs are handed out by device, not only counted: each pool's GPUs have ids (`nvidia-smi`'s
+//! UUIDs when detected, the configured `devices`, else indices `0..n` across the node's pools in
+//! order), a replica's [`GpuAllocation`] names the devices it got, and no device is in two
+//! allocations. The Docker backend asks the engine for exactly those devices
+//! ([`Reservation::gpu_devices`]), so two leases never share a GPU; a lease found running keeps
+//! the devices its containers hold ([`Inventory::adopt_holding`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use kumo::market::ResourceOffer;
@@ -41,6 +48,10 @@ pub struct GpuPool {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interface: Option<String>,
     pub count: u32,
+    /// The ids of the pool's GPUs as the container runtime names them (`nvidia-smi`'s index
+    /// or UUID), one per GPU. Empty: indices, counted across the node's pools in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<String>,
 }
 
 impl GpuPool {
@@ -151,6 +162,9 @@ pub struct GpuAllocation {
     pub ram: Option<String>,
     pub interface: Option<String>,
     pub units: u32,
+    /// The devices given, `units` of them (see [`GpuPool::devices`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<String>,
 }
 
 /// Persistent storage one replica was given.
@@ -194,6 +208,30 @@ pub struct Reservation {
 }
 
 impl Reservation {
+    /// The GPU devices of each replica, by resource unit: the i-th list of unit `r` is what
+    /// the unit's i-th replica got (empty for a replica without GPUs). What a backend that
+    /// places devices itself (Docker) gives each container.
+    pub fn gpu_devices(&self) -> GpuDevices {
+        let mut by_unit: BTreeMap<u32, Vec<Vec<String>>> = BTreeMap::new();
+        for a in &self.allocations {
+            by_unit.entry(a.resource_id).or_default().push(
+                a.gpu
+                    .as_ref()
+                    .map(|g| g.devices.clone())
+                    .unwrap_or_default(),
+            );
+        }
+        GpuDevices { by_unit }
+    }
+
+    /// Every GPU device the reservation holds.
+    pub fn devices(&self) -> impl Iterator<Item = &str> {
+        self.allocations
+            .iter()
+            .filter_map(|a| a.gpu.as_ref())
+            .flat_map(|g| g.devices.iter().map(String::as_str))
+    }
+
     /// The bid's offer: every unit with the count reserved for it (Akash `ResourceOfferFromRU`).
     pub fn offer(&self) -> Vec<ResourceOffer> {
         self.units
@@ -201,6 +239,13 @@ impl Reservation {
             .map(|&(resource_id, count)| ResourceOffer { resource_id, count })
             .collect()
     }
+}
+
+/// The GPU devices of a lease's replicas, by resource unit ([`Reservation::gpu_devices`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GpuDevices {
+    /// Per resource unit id, per replica in order, the device ids.
+    pub by_unit: BTreeMap<u32, Vec<Vec<String>>>,
 }
 
 /// Which resource was short.
@@ -320,8 +365,9 @@ struct NodeUse {
     cpu: u64,
     memory: u64,
     ephemeral: u64,
-    /// Per pool, in the node's pool order.
-    gpus: Vec<u32>,
+    /// Per pool, in the node's pool order: the positions (in the pool's device list) of the
+    /// GPUs handed out.
+    gpus: Vec<BTreeSet<usize>>,
 }
 
 /// Everything handed out: the state placement works on (a scratch copy while placing).
@@ -376,6 +422,8 @@ impl<'a> Demand<'a> {
 #[derive(Clone, Debug)]
 pub struct Inventory {
     config: InventoryConfig,
+    /// Per node, per pool, the ids of its GPUs (explicit or numbered).
+    devices: Vec<Vec<Vec<String>>>,
     usage: Usage,
     reservations: BTreeMap<OrderId, Reservation>,
 }
@@ -400,6 +448,27 @@ impl Inventory {
                         pool.key()
                     ));
                 }
+                if !pool.devices.is_empty() && pool.devices.len() != pool.count as usize {
+                    return invalid(format!(
+                        "node {:?}: GPU {} has count {} but {} devices; list one device id per GPU, or none to number them",
+                        node.name,
+                        pool.key(),
+                        pool.count,
+                        pool.devices.len()
+                    ));
+                }
+            }
+        }
+        let devices: Vec<Vec<Vec<String>>> = config.nodes.iter().map(device_ids).collect();
+        for (node, pools) in config.nodes.iter().zip(&devices) {
+            let mut seen = BTreeSet::new();
+            for id in pools.iter().flatten() {
+                if id.is_empty() || !seen.insert(id) {
+                    return invalid(format!(
+                        "node {:?}: GPU device {id:?} is empty or appears twice; give every GPU its own id (list devices for every pool, or for none)",
+                        node.name
+                    ));
+                }
             }
         }
         let usage = Usage {
@@ -407,7 +476,7 @@ impl Inventory {
                 .nodes
                 .iter()
                 .map(|n| NodeUse {
-                    gpus: vec![0; n.gpus.len()],
+                    gpus: vec![BTreeSet::new(); n.gpus.len()],
                     ..NodeUse::default()
                 })
                 .collect(),
@@ -419,6 +488,7 @@ impl Inventory {
         };
         Ok(Inventory {
             config,
+            devices,
             usage,
             reservations: BTreeMap::new(),
         })
@@ -430,7 +500,7 @@ impl Inventory {
 
     /// Whether `units` would fit now, without reserving anything.
     pub fn fits(&self, units: &[ResourceUnit]) -> Result<(), Insufficient> {
-        self.place(units).map(|_| ())
+        self.place(units, &BTreeSet::new()).map(|_| ())
     }
 
     /// Holds resources for an order's group while its bid is open. Reserving an order that
@@ -440,7 +510,7 @@ impl Inventory {
         order: &OrderId,
         units: &[ResourceUnit],
     ) -> Result<Reservation, Insufficient> {
-        self.book(order, units, ReservationState::Reserved)
+        self.book(order, units, ReservationState::Reserved, &BTreeSet::new())
     }
 
     /// The bid won: the reservation now belongs to a lease. Committing twice is harmless.
@@ -461,7 +531,7 @@ impl Inventory {
     pub fn release(&mut self, order: &OrderId) -> Option<Reservation> {
         let reservation = self.reservations.remove(order)?;
         for a in &reservation.allocations {
-            self.usage.unapply(&self.config, a);
+            self.usage.unapply(&self.config, &self.devices, a);
         }
         Some(reservation)
     }
@@ -474,7 +544,21 @@ impl Inventory {
         order: &OrderId,
         units: &[ResourceUnit],
     ) -> Result<Reservation, Insufficient> {
-        self.book(order, units, ReservationState::Committed)
+        self.book(order, units, ReservationState::Committed, &BTreeSet::new())
+    }
+
+    /// [`Inventory::adopt`] for a lease whose workloads hold the GPU devices `held` (read
+    /// back from the backend after a restart): its replicas get those devices first, where they
+    /// are free and of the right kind, so the running containers keep their GPUs and no other
+    /// lease is given them.
+    pub fn adopt_holding(
+        &mut self,
+        order: &OrderId,
+        units: &[ResourceUnit],
+        held: &[String],
+    ) -> Result<Reservation, Insufficient> {
+        let held: BTreeSet<&str> = held.iter().map(String::as_str).collect();
+        self.book(order, units, ReservationState::Committed, &held)
     }
 
     pub fn reservation(&self, order: &OrderId) -> Option<&Reservation> {
@@ -527,7 +611,7 @@ impl Inventory {
             for (pool, n) in node.gpus.iter().zip(&used.gpus) {
                 // Pools of one model with different RAM or interface add up under one key.
                 *cap.gpus.entry(pool.key()).or_default() += u64::from(pool.count);
-                *got.gpus.entry(pool.key()).or_default() += u64::from(*n);
+                *got.gpus.entry(pool.key()).or_default() += n.len() as u64;
             }
             allocatable.add(&cap);
             allocated.add(&got);
@@ -558,6 +642,7 @@ impl Inventory {
         order: &OrderId,
         units: &[ResourceUnit],
         state: ReservationState,
+        prefer: &BTreeSet<&str>,
     ) -> Result<Reservation, Insufficient> {
         if let Some(existing) = self.reservations.get_mut(order) {
             if state == ReservationState::Committed {
@@ -565,7 +650,7 @@ impl Inventory {
             }
             return Ok(existing.clone());
         }
-        let (allocations, usage) = self.place(units)?;
+        let (allocations, usage) = self.place(units, prefer)?;
         self.usage = usage;
         let reservation = Reservation {
             order: order.clone(),
@@ -580,7 +665,11 @@ impl Inventory {
     /// First-fit decreasing: the largest replicas (GPUs, then CPU, then memory) are placed
     /// first, each on the first node where it fits. Returns the allocations in the group's
     /// order and the usage after them.
-    fn place(&self, units: &[ResourceUnit]) -> Result<(Vec<Allocation>, Usage), Insufficient> {
+    fn place(
+        &self,
+        units: &[ResourceUnit],
+        prefer: &BTreeSet<&str>,
+    ) -> Result<(Vec<Allocation>, Usage), Insufficient> {
         // Counts come from tenants: bound them before allocating anything per replica.
         let replicas: u64 = units.iter().map(|u| u64::from(u.count)).sum();
         if replicas > MAX_REPLICAS {
@@ -600,8 +689,8 @@ impl Inventory {
         for unit in order {
             let demand = &demands[unit];
             for _ in 0..units[unit].count {
-                let allocation = self.place_one(&usage, demand)?;
-                usage.apply(&self.config, &allocation);
+                let allocation = self.place_one(&usage, demand, prefer)?;
+                usage.apply(&self.config, &self.devices, &allocation);
                 placed.push((unit, allocation));
             }
         }
@@ -610,7 +699,12 @@ impl Inventory {
         Ok((placed.into_iter().map(|(_, a)| a).collect(), usage))
     }
 
-    fn place_one(&self, usage: &Usage, demand: &Demand<'_>) -> Result<Allocation, Insufficient> {
+    fn place_one(
+        &self,
+        usage: &Usage,
+        demand: &Demand<'_>,
+        prefer: &BTreeSet<&str>,
+    ) -> Result<Allocation, Insufficient> {
         let short = |what| Insufficient {
             what,
             resource_id: demand.resource_id,
@@ -646,12 +740,31 @@ impl Inventory {
             ephemeral_storage: demand.ephemeral,
             gpu: gpu_pool.map(|p| {
                 let pool = &node.gpus[p];
+                let ids = &self.devices[n][p];
+                let used = &usage.nodes[n].gpus[p];
+                // The preferred free devices first (a running lease's own), then the lowest.
+                let free = |i: &usize| !used.contains(i);
+                let mut picked: Vec<usize> = (0..ids.len())
+                    .filter(free)
+                    .filter(|&i| prefer.contains(ids[i].as_str()))
+                    .take(demand.gpu_units as usize)
+                    .collect();
+                for i in (0..ids.len()).filter(free) {
+                    if picked.len() >= demand.gpu_units as usize {
+                        break;
+                    }
+                    if !picked.contains(&i) {
+                        picked.push(i);
+                    }
+                }
+                picked.sort_unstable();
                 GpuAllocation {
                     vendor: pool.vendor.clone(),
                     model: pool.model.clone(),
                     ram: pool.ram.clone(),
                     interface: pool.interface.clone(),
                     units: demand.gpu_units,
+                    devices: picked.into_iter().map(|i| ids[i].clone()).collect(),
                 }
             }),
             persistent: demand
@@ -692,8 +805,29 @@ fn same_gpu_kind(a: &GpuPool, b: &GpuPool) -> bool {
 /// The first of the node's GPU pools that the demand accepts and that has enough free units.
 fn free_gpu_pool(node: &NodeCapacity, used: &NodeUse, d: &Demand<'_>) -> Option<usize> {
     node.gpus.iter().zip(&used.gpus).position(|(pool, used)| {
-        pool.count.saturating_sub(*used) >= d.gpu_units && pool.matches(d.gpu_attributes)
+        (pool.count as usize).saturating_sub(used.len()) >= d.gpu_units as usize
+            && pool.matches(d.gpu_attributes)
     })
+}
+
+/// The ids of a node's GPUs, per pool: the configured devices, else the GPU's position among
+/// all the node's GPUs (`0`, `1`, ... in pool order, as `nvidia-smi` numbers them).
+fn device_ids(node: &NodeCapacity) -> Vec<Vec<String>> {
+    let mut next = 0u64;
+    node.gpus
+        .iter()
+        .map(|pool| {
+            let numbered: Vec<String> = (next..next + u64::from(pool.count))
+                .map(|i| i.to_string())
+                .collect();
+            next += u64::from(pool.count);
+            if pool.devices.is_empty() {
+                numbered
+            } else {
+                pool.devices.clone()
+            }
+        })
+        .collect()
 }
 
 /// Whether the replica fits on the node; `Some(gpu pool)` if so (`None` inside when it needs
@@ -725,9 +859,9 @@ impl Usage {
         })
     }
 
-    // Allocations are only made by `place` against this config, so their node and GPU pool
-    // always exist; the lookups still skip quietly rather than panic.
-    fn apply(&mut self, config: &InventoryConfig, a: &Allocation) {
+    // Allocations are only made by `place` against this config, so their node, GPU pool and
+    // devices always exist; the lookups still skip quietly rather than panic.
+    fn apply(&mut self, config: &InventoryConfig, devices: &[Vec<Vec<String>>], a: &Allocation) {
         if let Some(n) = Self::node_index(config, &a.node) {
             let node = &mut self.nodes[n];
             node.cpu = node.cpu.saturating_add(a.cpu_millis);
@@ -735,7 +869,9 @@ impl Usage {
             node.ephemeral = node.ephemeral.saturating_add(a.ephemeral_storage);
             if let Some(gpu) = &a.gpu {
                 if let Some(p) = Self::gpu_index(config, n, gpu) {
-                    node.gpus[p] = node.gpus[p].saturating_add(gpu.units);
+                    for slot in slots(&devices[n][p], &gpu.devices) {
+                        node.gpus[p].insert(slot);
+                    }
                 }
             }
         }
@@ -745,7 +881,7 @@ impl Usage {
         }
     }
 
-    fn unapply(&mut self, config: &InventoryConfig, a: &Allocation) {
+    fn unapply(&mut self, config: &InventoryConfig, devices: &[Vec<Vec<String>>], a: &Allocation) {
         if let Some(n) = Self::node_index(config, &a.node) {
             let node = &mut self.nodes[n];
             node.cpu = node.cpu.saturating_sub(a.cpu_millis);
@@ -753,7 +889,9 @@ impl Usage {
             node.ephemeral = node.ephemeral.saturating_sub(a.ephemeral_storage);
             if let Some(gpu) = &a.gpu {
                 if let Some(p) = Self::gpu_index(config, n, gpu) {
-                    node.gpus[p] = node.gpus[p].saturating_sub(gpu.units);
+                    for slot in slots(&devices[n][p], &gpu.devices) {
+                        node.gpus[p].remove(&slot);
+                    }
                 }
             }
         }
@@ -763,6 +901,13 @@ impl Usage {
             }
         }
     }
+}
+
+/// Positions of `wanted` device ids in a pool's device list (unknown ids skipped).
+fn slots<'a>(ids: &'a [String], wanted: &'a [String]) -> impl Iterator<Item = usize> + 'a {
+    wanted
+        .iter()
+        .filter_map(move |w| ids.iter().position(|id| id == w))
 }
 
 impl ResourceTotals {

@@ -107,6 +107,7 @@ fn nodes() -> InventoryConfig {
                 ram: Some("80Gi".into()),
                 interface: None,
                 count: 2,
+                devices: vec![],
             }],
         }],
         storage_classes: [("beta2".to_string(), 100 * GI)].into(),

@@ -115,6 +115,7 @@ fn inventory() -> Inventory {
                 ram: Some("80Gi".into()),
                 interface: None,
                 count: 4,
+                devices: vec![],
             }],
         }],
         storage_classes: [("beta2".to_string(), 100 * GI)].into(),

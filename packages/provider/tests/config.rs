@@ -351,6 +351,17 @@ fn detected_gpus_come_from_nvidia_smi_unless_listed() {
     assert_eq!(pools.len(), 1);
     assert_eq!((pools[0].key().as_str(), pools[0].count), ("nvidia/t4", 2));
     assert_eq!(pools[0].ram.as_deref(), Some("16Gi"));
+    assert!(
+        pools[0].devices.is_empty(),
+        "numbered 0 and 1 by the inventory"
+    );
+    // Or named, one id per GPU (what the Docker backend asks the engine for).
+    let DetectGpus::Listed(named) = detect_gpus(&detect(
+        "gpus = [{ vendor = \"nvidia\", model = \"t4\", count = 2, devices = [\"GPU-a\", \"GPU-b\"] }]",
+    )) else {
+        panic!("listed GPUs")
+    };
+    assert_eq!(named[0].devices, ["GPU-a", "GPU-b"]);
     assert_eq!(
         detect_gpus(&detect("gpus = []")),
         DetectGpus::Listed(Vec::new())

@@ -709,6 +709,53 @@ async fn a_replica_created_but_never_started_is_reported_and_a_deploy_starts_the
     assert!(workloads_of(&backend, &lease.id).await.short_of(&scaled));
 }
 
+/// The GPU devices a lease's containers were given are read back from their `kumo.gpus`
+/// label, for the agent to book them again after a restart. There is no GPU here, and the
+/// engine has no `nvidia` runtime: the container is the hello one, relabelled as a GPU replica
+/// would be labelled, and never started.
+#[tokio::test]
+async fn the_gpu_devices_of_a_leases_containers_are_read_back() {
+    let backend = backend().await;
+    let lease = TestLease::new("gpus");
+    backend
+        .deploy(&lease.id, &hello_group("gpus", "", ""))
+        .await
+        .unwrap();
+    let first = container_ids(&wait_ready(&backend, &lease.id).await);
+    assert!(workloads_of(&backend, &lease.id)
+        .await
+        .gpu_devices
+        .is_empty());
+
+    // A second replica holding two devices (listed out of order: the ids come back sorted).
+    let client = backend.client();
+    let info = client
+        .inspect_container(&first[0], None::<InspectContainerOptions>)
+        .await
+        .unwrap();
+    let mut config = info.config.unwrap();
+    let labels = config.labels.get_or_insert_with(HashMap::new);
+    labels.insert(docker::labels::REPLICA.to_string(), "1".to_string());
+    labels.insert(docker::labels::GPUS.to_string(), "GPU-b,GPU-a".to_string());
+    let mut body = serde_json::to_value(config).unwrap();
+    body["HostConfig"] = serde_json::to_value(info.host_config.unwrap()).unwrap();
+    let body: ContainerCreateBody = serde_json::from_value(body).unwrap();
+    client
+        .create_container(
+            Some(CreateContainerOptions {
+                name: Some(container_name(&lease.key(), "web", 1)),
+                ..Default::default()
+            }),
+            body,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        workloads_of(&backend, &lease.id).await.gpu_devices,
+        ["GPU-a", "GPU-b"]
+    );
+}
+
 #[tokio::test]
 async fn unknown_image_fails_clearly_and_leaves_nothing_behind() {
     let backend = backend().await;

@@ -23,11 +23,13 @@ fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
     path
 }
 
-/// Prints its output only when called with nvidia-smi's query arguments.
+/// Prints its output only when called with nvidia-smi's query arguments: index, UUID, name,
+/// memory (the 4090 is GPU 4, between the A100s, as a driver may number them).
 const EIGHT_A100S_AND_A_4090: &str = r#"
-[ "$*" = "--query-gpu=name,memory.total --format=csv,noheader,nounits" ] || { echo "unexpected arguments: $*" >&2; exit 2; }
-for i in 1 2 3 4 5 6 7 8; do echo "NVIDIA A100-SXM4-80GB, 81920"; done
-echo "NVIDIA GeForce RTX 4090, 24564"
+[ "$*" = "--query-gpu=index,uuid,name,memory.total --format=csv,noheader,nounits" ] || { echo "unexpected arguments: $*" >&2; exit 2; }
+for i in 0 1 2 3; do echo "$i, GPU-a100-000$i, NVIDIA A100-SXM4-80GB, 81920"; done
+echo "4, GPU-4090-0000, NVIDIA GeForce RTX 4090, 24564"
+for i in 5 6 7 8; do echo "$i, GPU-a100-000$i, NVIDIA A100-SXM4-80GB, 81920"; done
 "#;
 
 fn detect(program: &Path) -> Result<Vec<GpuPool>, GpuDetectError> {
@@ -45,10 +47,15 @@ async fn nvidia_smi_output_becomes_gpu_pools_and_its_failures_are_startup_errors
         "broken",
         "echo \"NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.\"\nexit 9",
     );
-    let garbage = script(d, "garbage", "echo 'NVIDIA A100-SXM4-80GB, [N/A]'");
+    let garbage = script(
+        d,
+        "garbage",
+        "echo '0, GPU-a100-0000, NVIDIA A100-SXM4-80GB, [N/A]'",
+    );
     let hangs = script(d, "hangs", "exec sleep 30");
 
-    // Identical GPUs pool together, named as SDLs name them.
+    // Identical GPUs pool together, named as SDLs name them, each GPU by its UUID (the id the
+    // Docker backend asks the engine for).
     let pools = detect(&gpus).unwrap();
     assert_eq!(
         pools,
@@ -59,6 +66,10 @@ async fn nvidia_smi_output_becomes_gpu_pools_and_its_failures_are_startup_errors
                 ram: Some("80Gi".into()),
                 interface: Some("sxm".into()),
                 count: 8,
+                devices: [0, 1, 2, 3, 5, 6, 7, 8]
+                    .iter()
+                    .map(|i| format!("GPU-a100-000{i}"))
+                    .collect(),
             },
             GpuPool {
                 vendor: "nvidia".into(),
@@ -66,6 +77,7 @@ async fn nvidia_smi_output_becomes_gpu_pools_and_its_failures_are_startup_errors
                 ram: Some("24Gi".into()),
                 interface: None,
                 count: 1,
+                devices: vec!["GPU-4090-0000".into()],
             },
         ]
     );
@@ -76,7 +88,7 @@ async fn nvidia_smi_output_becomes_gpu_pools_and_its_failures_are_startup_errors
     let err = detect(&broken).unwrap_err().to_string();
     assert!(
         err.contains(&broken.display().to_string())
-            && err.contains("--query-gpu=name,memory.total")
+            && err.contains("--query-gpu=index,uuid,name,memory.total")
             && err.contains("exit status 9")
             && err.contains("couldn't communicate with the NVIDIA driver")
             && err.contains("inventory.gpus"),
@@ -86,7 +98,7 @@ async fn nvidia_smi_output_becomes_gpu_pools_and_its_failures_are_startup_errors
     let err = detect(&garbage).unwrap_err().to_string();
     assert!(
         err.contains(&garbage.display().to_string())
-            && err.contains("\"NVIDIA A100-SXM4-80GB, [N/A]\"")
+            && err.contains("\"0, GPU-a100-0000, NVIDIA A100-SXM4-80GB, [N/A]\"")
             && err.contains("MiB"),
         "{err}"
     );
@@ -136,6 +148,7 @@ async fn nvidia_smi_output_becomes_gpu_pools_and_its_failures_are_startup_errors
         ram: Some("16Gi".into()),
         interface: None,
         count: 2,
+        devices: vec![],
     }];
     let inventory = resolve_inventory(&source(DetectGpus::Listed(listed.clone())), &backend)
         .await

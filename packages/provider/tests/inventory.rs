@@ -39,6 +39,7 @@ fn gpu_pool(model: &str, ram: Option<&str>, count: u32) -> GpuPool {
         ram: ram.map(str::to_string),
         interface: None,
         count,
+        devices: vec![],
     }
 }
 
@@ -110,6 +111,149 @@ fn reserve_then_release_restores_the_inventory() {
     assert_eq!(inv.release(&order(1)), Some(r));
     assert_eq!(inv.snapshot(), before);
     assert_eq!(inv.release(&order(1)), None);
+}
+
+// ---------------------------------------------------------------------------------------------
+// GPU devices. There is no GPU on this machine: the devices are ids in the configuration.
+
+/// The devices of every allocation of a reservation, in order.
+fn devices_of(r: &kumo_provider::inventory::Reservation) -> Vec<String> {
+    r.devices().map(String::from).collect()
+}
+
+#[test]
+fn two_gpu_leases_get_disjoint_devices_and_release_frees_them() {
+    let mut g = node("gpu", 64000, 256 * GI, 1000 * GI);
+    g.gpus = vec![gpu_pool("a100", Some("80Gi"), 4)];
+    let mut inv = inventory(vec![g], &[]);
+    let two = || [with_gpu(unit(1, 1000, GI, 1), 2, &[])];
+    let a = inv.reserve(&order(1), &two()).unwrap();
+    let b = inv.reserve(&order(2), &two()).unwrap();
+    // Unlisted devices are numbered: the first lease gets 0 and 1, the second 2 and 3.
+    assert_eq!(devices_of(&a), ["0", "1"]);
+    assert_eq!(devices_of(&b), ["2", "3"]);
+    // All four are taken: a third lease does not fit, though it asks for only one.
+    assert_eq!(
+        inv.reserve(&order(3), &[with_gpu(unit(1, 1000, GI, 1), 1, &[])])
+            .unwrap_err()
+            .what,
+        Shortfall::Gpu
+    );
+    // Repeating a reservation books nothing more.
+    assert_eq!(inv.reserve(&order(1), &two()).unwrap(), a);
+    inv.commit(&order(1)).unwrap();
+    assert_eq!(inv.snapshot().available.gpus["nvidia/a100"], 0);
+
+    // The first lease closes: its devices, and only those, are free again.
+    inv.release(&order(1)).unwrap();
+    let c = inv.reserve(&order(3), &two()).unwrap();
+    assert_eq!(devices_of(&c), ["0", "1"]);
+    inv.release(&order(2)).unwrap();
+    let d = inv
+        .reserve(&order(4), &[with_gpu(unit(1, 1000, GI, 1), 1, &[])])
+        .unwrap();
+    assert_eq!(devices_of(&d), ["2"]);
+}
+
+#[test]
+fn replicas_of_one_lease_never_share_a_device() {
+    let mut g = node("gpu", 64000, 256 * GI, 1000 * GI);
+    g.gpus = vec![gpu_pool("a100", None, 2), gpu_pool("t4", None, 3)];
+    g.gpus[1].devices = vec!["GPU-t4-a".into(), "GPU-t4-b".into(), "GPU-t4-c".into()];
+    let mut inv = inventory(vec![g], &[]);
+    let t4 = "vendor/nvidia/model/t4";
+    let r = inv
+        .reserve(
+            &order(1),
+            &[
+                with_gpu(unit(1, 1000, GI, 2), 1, &["vendor/nvidia/model/a100"]),
+                with_gpu(unit(2, 1000, GI, 3), 1, &[t4]),
+            ],
+        )
+        .unwrap();
+    // Each replica its own device; listed ids are used as given.
+    let per_replica: Vec<Vec<String>> = r
+        .allocations
+        .iter()
+        .map(|a| a.gpu.as_ref().unwrap().devices.clone())
+        .collect();
+    assert_eq!(
+        per_replica,
+        [
+            vec!["0"],
+            vec!["1"],
+            vec!["GPU-t4-a"],
+            vec!["GPU-t4-b"],
+            vec!["GPU-t4-c"]
+        ]
+    );
+    // What the Docker backend gets: per resource unit, per replica.
+    let by_unit = r.gpu_devices().by_unit;
+    assert_eq!(by_unit[&1], [vec!["0".to_string()], vec!["1".to_string()]]);
+    assert_eq!(by_unit[&2].len(), 3);
+    assert_eq!(by_unit[&2][2], ["GPU-t4-c"]);
+}
+
+#[test]
+fn numbering_runs_across_a_nodes_pools_and_ids_must_be_unique() {
+    let mut g = node("gpu", 64000, 256 * GI, 1000 * GI);
+    g.gpus = vec![gpu_pool("a100", None, 2), gpu_pool("t4", None, 2)];
+    let mut inv = inventory(vec![g.clone()], &[]);
+    let r = inv
+        .reserve(
+            &order(1),
+            &[with_gpu(
+                unit(1, 1000, GI, 1),
+                2,
+                &["vendor/nvidia/model/t4"],
+            )],
+        )
+        .unwrap();
+    // As nvidia-smi numbers a node's GPUs: the T4s after the two A100s.
+    assert_eq!(devices_of(&r), ["2", "3"]);
+
+    // One id per GPU, or none.
+    let mut wrong = g.clone();
+    wrong.gpus[0].devices = vec!["GPU-x".into()];
+    let err = Inventory::new(InventoryConfig {
+        nodes: vec![wrong],
+        storage_classes: BTreeMap::new(),
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("count 2 but 1 devices"), "{err}");
+    // An id given twice (here a listed "2" that numbering also gives the T4s).
+    let mut twice = g.clone();
+    twice.gpus[0].devices = vec!["2".into(), "5".into()];
+    let err = Inventory::new(InventoryConfig {
+        nodes: vec![twice],
+        storage_classes: BTreeMap::new(),
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("\"2\"") && err.contains("twice"), "{err}");
+}
+
+#[test]
+fn an_adopted_lease_keeps_the_devices_its_containers_hold() {
+    let mut g = node("gpu", 64000, 256 * GI, 1000 * GI);
+    g.gpus = vec![gpu_pool("a100", None, 4)];
+    let mut inv = inventory(vec![g], &[]);
+    let two = || [with_gpu(unit(1, 1000, GI, 1), 2, &[])];
+    // After a restart: a lease whose container holds GPUs 2 and 3 is booked with them ...
+    let held = vec!["2".to_string(), "3".to_string()];
+    let adopted = inv.adopt_holding(&order(1), &two(), &held).unwrap();
+    assert_eq!(adopted.state, ReservationState::Committed);
+    assert_eq!(devices_of(&adopted), held);
+    // ... and a new bid gets the others, never those.
+    let new = inv.reserve(&order(2), &two()).unwrap();
+    assert_eq!(devices_of(&new), ["0", "1"]);
+    // A held device another lease already has is not given twice: the lease gets a free one.
+    inv.release(&order(1)).unwrap();
+    let overlap = inv
+        .adopt_holding(&order(3), &two(), &["1".to_string(), "3".to_string()])
+        .unwrap();
+    assert_eq!(devices_of(&overlap), ["2", "3"]);
 }
 
 #[test]

@@ -583,9 +583,18 @@ impl Shared {
         self.store(move |s| s.put(&id, &manifest)).await?;
         let mut leases = Vec::with_capacity(targets.len());
         for (lease, group) in targets {
+            // The devices the inventory reserved for the lease's replicas (its bid's
+            // reservation, or what the agent booked when it adopted the lease).
+            let gpus = self
+                .inventory
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .reservation(&lease.order())
+                .map(|r| r.gpu_devices())
+                .unwrap_or_default();
             let outcome = self
                 .backend
-                .deploy(lease, group)
+                .deploy_placed(lease, group, &gpus)
                 .await
                 .map_err(|e| GatewayError::backend(lease, e))?;
             tracing::info!(%lease, group = %group.name, ?outcome, "lease deployed");

@@ -20,8 +20,8 @@ use kumo_chain::{deploy, tx, Client, ClientConfig, Key, KumoContracts};
 use kumo_devnet::{App, Config, Devnet};
 use kumo_provider::agent::{Agent, AgentConfig, AgentError};
 use kumo_provider::backend::{
-    Backend, BackendError, BoxFuture, DeployOutcome, DeployedLease, EventStream, Group,
-    LeaseStatus, LogOptions, LogStream,
+    Backend, BackendError, BoxFuture, DeployOutcome, DeployedLease, EventStream, GpuDevices, Group,
+    LeaseStatus, LeaseWorkloads, LogOptions, LogStream,
 };
 use kumo_provider::bidengine::{
     AttributesPolicy, BidEngine, CapacityPolicy, ScalePricing, ScaleRates,
@@ -481,6 +481,9 @@ pub struct MemoryBackend {
     pub running: Mutex<BTreeMap<LeaseId, Group>>,
     pub deploys: Mutex<Vec<LeaseId>>,
     pub teardowns: Mutex<Vec<LeaseId>>,
+    /// The GPU devices each running lease was deployed with ([`Backend::deploy_placed`]),
+    /// reported back by `workloads` as the Docker backend reads them from its containers.
+    pub gpus: Mutex<BTreeMap<LeaseId, Vec<String>>>,
     /// While set, every operation fails as an unreachable engine would.
     pub down: std::sync::atomic::AtomicBool,
 }
@@ -540,6 +543,22 @@ impl Backend for MemoryBackend {
         })
     }
 
+    fn deploy_placed<'a>(
+        &'a self,
+        lease: &'a LeaseId,
+        group: &'a Group,
+        gpus: &'a GpuDevices,
+    ) -> BoxFuture<'a, Result<DeployOutcome, BackendError>> {
+        Box::pin(async move {
+            let outcome = self.deploy(lease, group).await?;
+            let mut devices: Vec<String> =
+                gpus.by_unit.values().flatten().flatten().cloned().collect();
+            devices.sort();
+            self.gpus.lock().unwrap().insert(lease.clone(), devices);
+            Ok(outcome)
+        })
+    }
+
     fn status<'a>(
         &'a self,
         lease: &'a LeaseId,
@@ -582,6 +601,7 @@ impl Backend for MemoryBackend {
             }
             self.teardowns.lock().unwrap().push(lease.clone());
             self.running.lock().unwrap().remove(lease);
+            self.gpus.lock().unwrap().remove(lease);
             Ok(())
         })
     }
@@ -601,6 +621,22 @@ impl Backend for MemoryBackend {
                     group: Some(g.name.clone()),
                     manifest_hash: Some(group_hash(g)),
                     services: g.services.iter().map(|s| s.name.clone()).collect(),
+                })
+                .collect())
+        })
+    }
+
+    fn workloads(&self) -> BoxFuture<'_, Result<Vec<LeaseWorkloads>, BackendError>> {
+        Box::pin(async move {
+            let gpus = self.gpus.lock().unwrap().clone();
+            Ok(self
+                .leases()
+                .await?
+                .into_iter()
+                .map(|deployed| LeaseWorkloads {
+                    gpu_devices: gpus.get(&deployed.lease).cloned().unwrap_or_default(),
+                    deployed,
+                    replicas: None,
                 })
                 .collect())
         })
