@@ -4,8 +4,10 @@
 //! - killed with SIGKILL ten times at random moments (seeded; the seed is printed, set
 //!   `KUMO_PROCESS_SEED` to replay a run) while bidding, right after a lease is created and
 //!   while a manifest deploys, and started again each time on the same data directory: every
-//!   order ends with exactly one bid of the provider, the provider's account sent exactly one
-//!   transaction per order (no bid went out twice), nothing is pending in the journal, every
+//!   order ends with exactly one bid of the provider; every transaction the process broadcast
+//!   is recorded by a proxy in front of the node, and across those the chain committed
+//!   (successful or failed, exactly the account's new ones) each order got exactly one
+//!   `CreateBid` and no message went out twice; nothing is pending in the journal, every
 //!   lease with a manifest serves HTTP from exactly one container, and a container that ran
 //!   before a kill is the same one, never restarted, afterwards (adopted);
 //! - the chain's REST server stopped for longer than several agent passes and served again on
@@ -25,7 +27,10 @@ use agent_common::process::{
     eventually, http_get, sample, started_at, stop_chain, workloads, ProviderProcess, Settings,
     Workload,
 };
+use agent_common::proxy::RecordingProxy;
 use agent_common::{docker, hello_sdl, DockerCleanup, Net};
+use cosmrs::cosmwasm::MsgExecuteContract;
+use cosmrs::tx::Msg as _;
 use kumo::market;
 use kumo::{LeaseId, OrderId};
 use kumo_provider::docker::{lease_key, DockerBackend};
@@ -185,8 +190,14 @@ async fn the_provider_process_killed_ten_times_loses_and_repeats_nothing_and_ado
             .map_or(0, |a| a.sequence)
     };
     let start_sequence = sequence().await;
-    let mut p = ProviderProcess::new(
-        &net,
+    // The process talks to the chain through a proxy that keeps every transaction it
+    // broadcasts (recorded before forwarding: a kill while waiting for the answer still sent
+    // it).
+    let proxy = RecordingProxy::start(net.devnet.url()).await;
+    let mut p = ProviderProcess::for_node(
+        net.home.path().join("provider"),
+        &proxy.url,
+        &net.k,
         60,
         &Settings {
             poll_interval: "500ms",
@@ -350,6 +361,42 @@ async fn the_provider_process_killed_ten_times_loses_and_repeats_nothing_and_ado
         orders.len(),
         p.tail()
     );
+    // Message by message: the transactions the chain committed out of all those the process
+    // broadcast are exactly the account's new ones (so the proxy saw them all), and across
+    // them, failed ones included, each order has exactly one CreateBid and no message is
+    // there twice (the only messages here are bids: the manifest, withdrawal and heartbeat
+    // periods are an hour).
+    let committed = committed_transactions(&net, &proxy).await;
+    assert_eq!(
+        committed.len() as u64,
+        transactions,
+        "the committed broadcasts are not the account's transactions"
+    );
+    let mut bids: BTreeMap<String, usize> = BTreeMap::new();
+    let mut messages: BTreeSet<(String, Vec<u8>)> = BTreeSet::new();
+    let mut failed = 0;
+    for (hash, (tx, code)) in &committed {
+        failed += usize::from(*code != 0);
+        let tx = cosmrs::Tx::from_bytes(tx).unwrap();
+        for any in &tx.body.messages {
+            let m = MsgExecuteContract::from_any(any)
+                .unwrap_or_else(|e| panic!("{hash}: not a contract call ({}): {e}", any.type_url));
+            assert_eq!(m.sender.as_ref(), me.as_str(), "{hash}");
+            let text = String::from_utf8_lossy(&m.msg).to_string();
+            assert!(
+                messages.insert((m.contract.to_string(), m.msg.clone())),
+                "{hash}: sent twice: {text}"
+            );
+            match serde_json::from_slice(&m.msg) {
+                Ok(market::ExecuteMsg::CreateBid(bid)) => {
+                    *bids.entry(bid.order.to_string()).or_default() += 1;
+                }
+                _ => panic!("{hash}: a message other than a bid: {text}"),
+            }
+        }
+    }
+    let once: BTreeMap<String, usize> = orders.iter().map(|o| (o.to_string(), 1)).collect();
+    assert_eq!(bids, once, "CreateBid messages per order");
     // A bid broadcast just before a kill carries a timeout height; the next start holds its
     // intent in doubt until the bid lands or the height passes, so no second bid is tried.
     // Refusals are counted and printed (0 expected; the sequence above is the assertion).
@@ -403,12 +450,35 @@ async fn the_provider_process_killed_ten_times_loses_and_repeats_nothing_and_ado
     assert!(workloads(&docker, me.as_str()).await.is_empty());
     net.stop().await;
     println!(
-        "{} orders, {} leases, {} containers adopted across kills, {refused} bid attempts refused in simulation; {:.0} s",
+        "{} orders, {} leases, {} containers adopted across kills, {refused} bid attempts refused in simulation; {} transactions broadcast, {} committed ({failed} failed); {:.0} s",
         orders.len(),
         leases.len(),
         adopted_before_last_kill,
+        proxy.broadcasts().len(),
+        committed.len(),
         t0.elapsed().as_secs_f64()
     );
+}
+
+/// The transactions broadcast through `proxy` that the chain committed (in a block, whether
+/// their messages succeeded or not), by hash: their bytes and result code.
+async fn committed_transactions(
+    net: &Net,
+    proxy: &RecordingProxy,
+) -> BTreeMap<String, (Vec<u8>, u32)> {
+    use sha2::{Digest, Sha256};
+    let mut out = BTreeMap::new();
+    for tx in proxy.broadcasts() {
+        // The node's hash of a transaction: SHA-256 of its bytes, upper-case hex.
+        let hash = hex::encode_upper(Sha256::digest(&tx));
+        if out.contains_key(&hash) {
+            continue;
+        }
+        if let Some(result) = net.client.get_tx(&hash).await.unwrap() {
+            out.insert(hash, (tx, result.code));
+        }
+    }
+    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

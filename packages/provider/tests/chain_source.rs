@@ -8,9 +8,9 @@
 
 mod agent_common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use agent_common::proxy::RecordingProxy;
 use agent_common::{hello_sdl, inventory, MemoryBackend, Net, DENOM, MNEMONIC};
 use cosmwasm_std::{coin, Addr, Decimal256};
 use kumo::market::{self, LeaseState};
@@ -206,67 +206,6 @@ async fn lease_all(net: &Net, provider: &Key, tenant: &Key, orders: &[OrderId]) 
     ids
 }
 
-/// An HTTP proxy in front of the devnet that counts the requests it forwards: how many chain
-/// queries a lookup costs, seen from outside the code under test.
-struct CountingProxy {
-    url: String,
-    requests: Arc<AtomicUsize>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl CountingProxy {
-    async fn start(upstream: &str) -> CountingProxy {
-        let requests = Arc::new(AtomicUsize::new(0));
-        let (count, upstream) = (requests.clone(), upstream.trim_end_matches('/').to_string());
-        let http = reqwest::Client::new();
-        let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
-            let (count, upstream, http) = (count.clone(), upstream.clone(), http.clone());
-            async move {
-                count.fetch_add(1, Ordering::SeqCst);
-                let (parts, body) = req.into_parts();
-                let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
-                let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-                let answer = http
-                    .request(parts.method, format!("{upstream}{path}"))
-                    .headers(parts.headers)
-                    .body(body)
-                    .send()
-                    .await
-                    .unwrap();
-                let status = answer.status();
-                let headers = answer.headers().clone();
-                let bytes = answer.bytes().await.unwrap();
-                let mut response = axum::response::Response::new(axum::body::Body::from(bytes));
-                *response.status_mut() = status;
-                if let Some(kind) = headers.get("content-type") {
-                    response.headers_mut().insert("content-type", kind.clone());
-                }
-                response
-            }
-        });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
-        CountingProxy {
-            url,
-            requests,
-            task,
-        }
-    }
-
-    fn take(&self) -> usize {
-        self.requests.swap(0, Ordering::SeqCst)
-    }
-}
-
-impl Drop for CountingProxy {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lease_lookup_reads_only_the_deployments_leases() {
     let net = Net::start(85, false).await;
@@ -289,7 +228,7 @@ async fn a_lease_lookup_reads_only_the_deployments_leases() {
     let other_owner_leases = lease_all(&net, &net.provider, &other_tenant, &other_orders).await;
 
     let provider_addr = net.provider_addr().to_string();
-    let proxy = CountingProxy::start(net.devnet.url()).await;
+    let proxy = RecordingProxy::start(net.devnet.url()).await;
     let client = Client::new(&proxy.url, net.client.config().clone()).unwrap();
     let source = ChainLeaseSource::new(client, net.k.clone(), provider_addr.clone());
 
@@ -333,26 +272,26 @@ async fn a_lease_lookup_reads_only_the_deployments_leases() {
         let found = source.leases(&tenant, lease.dseq).await.unwrap();
         let ids: Vec<&LeaseId> = found.iter().map(|l| &l.id).collect();
         assert_eq!(ids, vec![lease], "deployment {}", lease.dseq);
-        let queries = proxy.take();
+        let queries = proxy.take_requests();
         let bound = if lease.dseq == last_dseq { 2 } else { 1 };
         assert!(queries <= bound, "{queries} queries for {lease}");
     }
     // The other provider's leases of the tenant: not this provider's.
     for lease in &other_provider_leases {
         assert!(source.leases(&tenant, lease.dseq).await.unwrap().is_empty());
-        assert!(proxy.take() <= 2);
+        assert!(proxy.take_requests() <= 2);
     }
     // The other tenant's deployments are never the tenant's, though this provider leases them.
     for lease in &other_owner_leases {
         assert!(source.leases(&tenant, lease.dseq).await.unwrap().is_empty());
-        assert!(proxy.take() <= 2);
+        assert!(proxy.take_requests() <= 2);
         let found = source
             .leases(lease.owner.as_str(), lease.dseq)
             .await
             .unwrap();
         assert_eq!(found.len(), 1);
         assert_eq!(&found[0].id, lease);
-        assert!(proxy.take() <= 2);
+        assert!(proxy.take_requests() <= 2);
     }
     // Nor is any of the tenant's the other tenant's.
     let other_tenant = net.client.address(&other_tenant).unwrap();

@@ -35,6 +35,7 @@ use kumo_provider::journal::Journal;
 use kumo_sdl::Manifest;
 
 pub mod process;
+pub mod proxy;
 
 pub const MNEMONIC: &str =
     "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
