@@ -693,8 +693,8 @@ impl World {
         let params: market::ConfigResponse = self.q(&market_addr, &market::QueryMsg::Config {});
         let max_bids = params.params.order_max_bids;
 
-        // Bank conservation over everyone: nothing minted, nothing burned, nothing stuck in the
-        // market.
+        // Bank conservation over everyone: nothing minted, nothing burned; the market holds
+        // exactly the live bids' deposits (below).
         let mut total: u128 = FUNDED
             .iter()
             .map(|n| self.suite.balance(&self.suite.addr(n), DENOM))
@@ -702,6 +702,8 @@ impl World {
         total += self.suite.balance(&self.suite.treasury, DENOM);
         let escrow_balance = self.suite.balance(&escrow_addr, DENOM);
         total += escrow_balance;
+        let market_balance = self.suite.balance(&market_addr, DENOM);
+        total += market_balance;
         let staking_addr = self.suite.staking();
         let staking_balance = self.suite.balance(&staking_addr, DENOM);
         total += staking_balance;
@@ -744,10 +746,9 @@ impl World {
             .sum::<u128>();
         prop_assert_eq!(staked, staking_balance, "staking books vs bank balance");
         prop_assert_eq!(total, STARTING_BALANCE * FUNDED.len() as u128);
-        prop_assert_eq!(self.suite.balance(&market_addr, DENOM), 0);
 
-        // The escrow's books: every live account (deployments and bids) holds what its depositors
-        // and payments are owed, and together they are exactly the escrow's balance.
+        // The escrow's books: every live deployment account holds what its depositors and
+        // payments are owed, and together they are exactly the escrow's balance.
         let mut held = Uint128::zero();
         let deployments = self.deployments();
         let leases = self.leases();
@@ -781,6 +782,7 @@ impl World {
             prop_assert_eq!(account.rate, rate);
         }
         let open_bids = self.open_bids();
+        let mut bid_deposits = 0u128;
         for bid in open_bids.iter().chain(
             leases
                 .iter()
@@ -794,12 +796,26 @@ impl World {
                 .collect::<Vec<_>>()
                 .iter(),
         ) {
-            // I-MK-2: every open or active bid has an open escrow account with its deposit.
-            let account = self.account(AccountId::Bid(bid.id.clone()));
-            prop_assert_eq!(account.state, escrow::AccountState::Open);
-            prop_assert_eq!(account.held, bid.deposit.amount);
-            held += account.held;
+            // I-MK-2: every open or active bid's deposit is held by the market, and no escrow
+            // account is opened for it.
+            let escrow_account = self
+                .suite
+                .app
+                .wrap()
+                .query_wasm_smart::<escrow::AccountResponse>(
+                    &escrow_addr,
+                    &escrow::QueryMsg::Account {
+                        id: AccountId::Bid(bid.id.clone()),
+                    },
+                );
+            prop_assert!(escrow_account.is_err(), "no escrow account for a bid");
+            bid_deposits += bid.deposit.amount.u128();
         }
+        prop_assert_eq!(
+            bid_deposits,
+            market_balance,
+            "market bid deposits vs bank balance"
+        );
         // Conservation, to the unit: deposits = withdrawn + take + refunded + bounties + dust
         // + what the accounts still hold.
         prop_assert_eq!(self.deposited, self.paid_out + held.u128());

@@ -1,11 +1,13 @@
 //! Entry points: each dispatches to a small function in `execute` or `query`.
+//!
+//! Messages are decoded through `kumo::json` ([`Msg`]), and the wasm exports are
+//! `kumo::entry`'s: no serde JSON code in the wasm for the VM's types or the messages.
 
-#[cfg(not(feature = "library"))]
-use cosmwasm_std::entry_point;
 use cosmwasm_std::{
     Binary, Deps, DepsMut, Env, Event, MessageInfo, Reply, Response, StdResult, SubMsgResult,
 };
 use kumo::escrow::{ExecuteMsg, InstantiateMsg, MigrateMsg, QueryMsg};
+use kumo::json::Msg;
 
 use crate::error::ContractError;
 use crate::execute::{self, Incoming};
@@ -14,23 +16,30 @@ use crate::query;
 pub const CONTRACT_NAME: &str = "crates.io:kumo-escrow";
 pub const CONTRACT_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-#[cfg_attr(not(feature = "library"), entry_point)]
+// The wasm exports (`kumo::entry`: the VM's JSON without serde).
+kumo::exports! {
+    instantiate: crate::contract::instantiate,
+    execute: crate::contract::execute,
+    reply: crate::contract::reply,
+    query: crate::contract::query,
+    migrate: crate::contract::migrate,
+}
+
 pub fn instantiate(
     deps: DepsMut,
     _env: Env,
     _info: MessageInfo,
-    msg: InstantiateMsg,
+    Msg(msg): Msg<InstantiateMsg>,
 ) -> Result<Response, ContractError> {
-    cw2::set_contract_version(deps.storage, CONTRACT_NAME, CONTRACT_VERSION)?;
+    kumo::entry::set_contract_version(deps.storage, CONTRACT_NAME, CONTRACT_VERSION);
     execute::instantiate(deps, msg)
 }
 
-#[cfg_attr(not(feature = "library"), entry_point)]
 pub fn execute(
     deps: DepsMut,
     env: Env,
     info: MessageInfo,
-    msg: ExecuteMsg,
+    Msg(msg): Msg<ExecuteMsg>,
 ) -> Result<Response, ContractError> {
     match msg {
         ExecuteMsg::OpenAccount {
@@ -94,7 +103,6 @@ pub fn execute(
 
 /// Only the overdrawn callback replies, and only on error: the market could not process it
 /// (misconfigured or failing). The escrow's own work stands; the event says what went wrong.
-#[cfg_attr(not(feature = "library"), entry_point)]
 pub fn reply(_deps: DepsMut, _env: Env, msg: Reply) -> Result<Response, ContractError> {
     match (msg.id, msg.result) {
         (execute::CALLBACK_REPLY, SubMsgResult::Err(error)) => Ok(Response::new()
@@ -103,20 +111,18 @@ pub fn reply(_deps: DepsMut, _env: Env, msg: Reply) -> Result<Response, Contract
     }
 }
 
-#[cfg_attr(not(feature = "library"), entry_point)]
-pub fn query(deps: Deps, env: Env, msg: QueryMsg) -> StdResult<Binary> {
+pub fn query(deps: Deps, env: Env, Msg(msg): Msg<QueryMsg>) -> StdResult<Binary> {
     query::dispatch(deps, env, msg)
 }
 
-#[cfg_attr(not(feature = "library"), entry_point)]
-pub fn migrate(deps: DepsMut, _env: Env, _msg: MigrateMsg) -> Result<Response, ContractError> {
-    let stored = cw2::get_contract_version(deps.storage)?;
+pub fn migrate(deps: DepsMut, _env: Env, _msg: Msg<MigrateMsg>) -> Result<Response, ContractError> {
+    let stored = kumo::entry::get_contract_version(deps.storage)?;
     if stored.contract != CONTRACT_NAME {
         return Err(ContractError::InvalidParams {
             reason: format!("cannot migrate {} to {CONTRACT_NAME}", stored.contract),
         });
     }
-    cw2::set_contract_version(deps.storage, CONTRACT_NAME, CONTRACT_VERSION)?;
+    kumo::entry::set_contract_version(deps.storage, CONTRACT_NAME, CONTRACT_VERSION);
     Ok(Response::new()
         .add_attribute("action", "migrate")
         .add_attribute("from_version", stored.version)

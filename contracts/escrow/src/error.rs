@@ -10,6 +10,10 @@ pub enum ContractError {
     #[error(transparent)]
     Std(#[from] StdError),
 
+    /// Storage, message decoding, queries of other contracts.
+    #[error(transparent)]
+    Kumo(#[from] kumo::Error),
+
     #[error(transparent)]
     Payment(#[from] PaymentError),
 

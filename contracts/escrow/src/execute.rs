@@ -1,14 +1,15 @@
 //! Execute handlers: accounts, deposits, allowances, payments, settlement, configuration.
 
 use cosmwasm_std::{
-    to_json_binary, Addr, BankMsg, Coin, CosmosMsg, Decimal256, DepsMut, Env, Event, MessageInfo,
+    Addr, BankMsg, Coin, CosmosMsg, Decimal256, DepsMut, Env, Event, MessageInfo,
     Order as IterOrder, Response, Storage, SubMsg, Timestamp, Uint128, WasmMsg,
 };
-use cw20::{Cw20ExecuteMsg, Cw20ReceiveMsg};
+use cw20::Cw20ReceiveMsg;
 use kumo::escrow::{
     Account, AccountId, AccountState, Allowance, DenomConfig, DepositSource, Depositor,
     EscrowCallback, EscrowParams, InstantiateMsg, Payment, PaymentState, ReceiveMsg,
 };
+use kumo::json::{cw20_transfer, FromJson};
 use kumo::{Denom, LeaseId};
 
 use crate::error::ContractError;
@@ -51,10 +52,7 @@ pub fn send(denom: &Denom, to: &Addr, amount: Uint128) -> Result<Option<CosmosMs
         .into(),
         Denom::Cw20(token) => WasmMsg::Execute {
             contract_addr: token.to_string(),
-            msg: to_json_binary(&Cw20ExecuteMsg::Transfer {
-                recipient: to.to_string(),
-                amount,
-            })?,
+            msg: cw20_transfer(to, amount),
             funds: vec![],
         }
         .into(),
@@ -102,8 +100,7 @@ pub fn load(storage: &dyn Storage, id: &AccountId) -> Result<Loaded, ContractErr
     let account = load_account(storage, &key, id)?
         .ok_or_else(|| ContractError::AccountNotFound { id: id.to_string() })?;
     let payments = PAYMENTS
-        .prefix(key.clone())
-        .range(storage, None, None, IterOrder::Ascending)
+        .prefix_range(storage, key.clone(), None, IterOrder::Ascending)
         .map(|r| r.map(|(_, p)| p))
         .collect::<Result<_, _>>()?;
     Ok(Loaded {
@@ -209,11 +206,11 @@ fn close_overdrawn(
         out.submsgs.push(SubMsg::reply_on_error(
             WasmMsg::Execute {
                 contract_addr: market.to_string(),
-                msg: to_json_binary(&kumo::market::ExecuteMsg::EscrowCallback(
+                msg: kumo::json::write(&kumo::market::ExecuteMsg::EscrowCallback(
                     EscrowCallback::AccountOverdrawn {
                         deployment: deployment.clone(),
                     },
-                ))?,
+                )),
                 funds: vec![],
             },
             CALLBACK_REPLY,
@@ -1012,7 +1009,7 @@ pub fn receive(
         denom,
         amount: msg.amount,
     };
-    match cosmwasm_std::from_json(&msg.msg)? {
+    match ReceiveMsg::parse(&msg.msg)? {
         ReceiveMsg::OpenAccount {
             id,
             owner,

@@ -1,11 +1,11 @@
 //! Queries. Accounts and payments are shown as if settled at the current block, without writing.
 
-use cosmwasm_std::{to_json_binary, Binary, Deps, Env, Order as IterOrder, StdError, StdResult};
-use cw_storage_plus::Bound;
+use cosmwasm_std::{Binary, Deps, Env, Order as IterOrder, StdError, StdResult};
 use kumo::escrow::{
     AccountId, AccountResponse, AllowanceResponse, AllowancesResponse, ConfigResponse,
     DenomsResponse, PaymentResponse, PaymentsResponse, QueryMsg,
 };
+use kumo::json::to_binary;
 
 use crate::execute::{load, Loaded};
 use crate::settlement::settle;
@@ -25,7 +25,7 @@ pub fn dispatch(deps: Deps, env: Env, msg: QueryMsg) -> StdResult<Binary> {
     match msg {
         QueryMsg::Config {} => {
             let c = CONFIG.load(deps.storage)?;
-            to_json_binary(&ConfigResponse {
+            to_binary(&ConfigResponse {
                 owner: c.owner,
                 market: c.market,
                 treasury: c.treasury,
@@ -37,14 +37,14 @@ pub fn dispatch(deps: Deps, env: Env, msg: QueryMsg) -> StdResult<Binary> {
         QueryMsg::Denoms {} => {
             // Bounded by governance: one entry per listed denomination.
             let denoms = DENOM_ENTRIES
-                .range(deps.storage, None, None, IterOrder::Ascending)
+                .range(deps.storage, None, IterOrder::Ascending)
                 .filter_map(|r| match r {
                     Ok((_, e)) if e.accepting => Some(Ok(e.config)),
                     Ok(_) => None,
                     Err(e) => Some(Err(e)),
                 })
-                .collect::<StdResult<_>>()?;
-            to_json_binary(&DenomsResponse { denoms })
+                .collect::<kumo::Result<_>>()?;
+            to_binary(&DenomsResponse { denoms })
         }
         QueryMsg::Account { id } => {
             let loaded = settled(deps, &env, &id)?;
@@ -61,7 +61,7 @@ pub fn dispatch(deps: Deps, env: Env, msg: QueryMsg) -> StdResult<Binary> {
                     .min(32_000_000_000);
                 Some(a.settled_at.plus_seconds(secs))
             };
-            to_json_binary(&AccountResponse {
+            to_binary(&AccountResponse {
                 account: a,
                 funded_until,
             })
@@ -73,11 +73,11 @@ pub fn dispatch(deps: Deps, env: Env, msg: QueryMsg) -> StdResult<Binary> {
                 .into_iter()
                 .find(|p| p.lease == lease)
                 .ok_or_else(|| StdError::not_found(format!("payment {lease}")))?;
-            to_json_binary(&PaymentResponse { payment })
+            to_binary(&PaymentResponse { payment })
         }
         QueryMsg::Payments { account } => {
             let loaded = settled(deps, &env, &account)?;
-            to_json_binary(&PaymentsResponse {
+            to_binary(&PaymentsResponse {
                 payments: loaded.payments,
             })
         }
@@ -94,7 +94,7 @@ pub fn dispatch(deps: Deps, env: Env, msg: QueryMsg) -> StdResult<Binary> {
             let allowance = ALLOWANCES
                 .may_load(deps.storage, key)?
                 .ok_or_else(|| StdError::not_found(format!("allowance {granter} → {grantee}")))?;
-            to_json_binary(&AllowanceResponse { allowance })
+            to_binary(&AllowanceResponse { allowance })
         }
         QueryMsg::Allowances {
             granter,
@@ -103,21 +103,15 @@ pub fn dispatch(deps: Deps, env: Env, msg: QueryMsg) -> StdResult<Binary> {
         } => {
             let granter = deps.api.addr_validate(&granter)?;
             let start = start_after
-                .map(|(g, d)| -> StdResult<_> {
-                    Ok(Bound::exclusive((
-                        deps.api.addr_validate(&g)?,
-                        denom_key(&d),
-                    )))
-                })
+                .map(|(g, d)| -> StdResult<_> { Ok((deps.api.addr_validate(&g)?, denom_key(&d))) })
                 .transpose()?;
             let limit = limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT) as usize;
             let allowances = ALLOWANCES
-                .sub_prefix(granter)
-                .range(deps.storage, start, None, IterOrder::Ascending)
+                .sub_prefix_range(deps.storage, granter, start, IterOrder::Ascending)
                 .take(limit)
                 .map(|r| r.map(|(_, a)| a))
-                .collect::<StdResult<_>>()?;
-            to_json_binary(&AllowancesResponse { allowances })
+                .collect::<kumo::Result<_>>()?;
+            to_binary(&AllowancesResponse { allowances })
         }
     }
 }

@@ -1,18 +1,18 @@
 //! Storage. Accounts and payments are keyed by the printed ids (`deployment/owner/dseq`,
 //! `bid/owner/dseq/gseq/oseq/provider`), which are unique; one account's payments are a prefix.
 
-use cosmwasm_schema::cw_serde;
 use cosmwasm_std::Addr;
-use cosmwasm_std::{Decimal256, StdResult, Storage, Timestamp, Uint128};
-use cw_storage_plus::{Item, Map};
+use cosmwasm_std::{Decimal256, Storage, Timestamp, Uint128};
+use kumo::codec::{PackedItem, PackedMap};
+use kumo::codec_struct;
 use kumo::escrow::{
     Account, AccountId, AccountState, Allowance, DenomConfig, DepositSource, Depositor,
     EscrowParams, Payment,
 };
 use kumo::{Denom, LeaseId};
-use serde::{Deserialize, Serialize};
 
-#[cw_serde]
+/// Stored in the binary form of `kumo::codec`, as every record of the escrow.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     pub owner: Addr,
     pub market: Option<Addr>,
@@ -22,24 +22,38 @@ pub struct Config {
     pub paused: bool,
 }
 
-pub const CONFIG: Item<Config> = Item::new("config");
+codec_struct!(Config {
+    owner,
+    market,
+    treasury,
+    guardian,
+    params,
+    paused
+});
+
+pub const CONFIG: PackedItem<Config> = PackedItem::new("config");
 /// A denomination's configuration; kept when it stops being accepted so that existing accounts
 /// run on at the take rate they had.
-#[cw_serde]
+#[derive(Clone, Debug, PartialEq)]
 pub struct DenomEntry {
     pub config: DenomConfig,
     pub accepting: bool,
 }
 
+codec_struct!(DenomEntry { config, accepting });
+
+// One-letter namespaces for the maps deployments and leases write: each key carries it, and
+// SDK gas charges 30 per byte of key written (3 per byte read).
+
 /// By `Denom`'s printed form.
-pub const DENOM_ENTRIES: Map<String, DenomEntry> = Map::new("denoms");
+pub const DENOM_ENTRIES: PackedMap<String, DenomEntry> = PackedMap::new("n");
 /// Accounts in their stored form (see [`AccountRecord`]); read and write them with
 /// [`load_account`] and [`save_account`].
-pub const ACCOUNTS: Map<String, AccountRecord> = Map::new("accounts");
+pub const ACCOUNTS: PackedMap<String, AccountRecord> = PackedMap::new("a");
 /// `(account key, lease key)`.
-pub const PAYMENTS: Map<(String, String), Payment> = Map::new("payments");
+pub const PAYMENTS: PackedMap<(String, String), Payment> = PackedMap::new("p");
 /// `(granter, grantee, denom key)`.
-pub const ALLOWANCES: Map<(Addr, Addr, String), Allowance> = Map::new("allowances");
+pub const ALLOWANCES: PackedMap<(Addr, Addr, String), Allowance> = PackedMap::new("allowances");
 
 pub fn account_key(id: &AccountId) -> String {
     id.to_string()
@@ -60,54 +74,50 @@ pub fn payment_key(lease: &LeaseId) -> (String, String) {
 /// An account as stored: without its id (the key is the id) and with one-letter field names,
 /// zero fields and the usual depositor left out. SDK gas charges 30 per byte written, so the
 /// bid account a `CreateBid` opens costs about a third of the full JSON form.
-#[derive(Serialize, Deserialize)]
+/// An account as stored: without its id (the key is the id), the usual depositor left out, in
+/// the binary form of `kumo::codec`. SDK gas charges 30 per byte written.
 pub struct AccountRecord {
-    #[serde(rename = "o")]
     owner: Addr,
-    /// `Denom`'s printed form.
-    #[serde(rename = "d")]
-    denom: String,
-    #[serde(rename = "s", default = "open", skip_serializing_if = "is_open")]
+    denom: Denom,
     state: AccountState,
-    #[serde(rename = "b", default, skip_serializing_if = "Decimal256::is_zero")]
     balance: Decimal256,
-    #[serde(rename = "r", default, skip_serializing_if = "Decimal256::is_zero")]
     rate: Decimal256,
-    #[serde(rename = "t")]
     settled_at: Timestamp,
-    #[serde(rename = "x", default, skip_serializing_if = "Decimal256::is_zero")]
     transferred: Decimal256,
-    #[serde(rename = "h", default, skip_serializing_if = "Uint128::is_zero")]
     held: Uint128,
-    #[serde(rename = "p", default, skip_serializing_if = "Vec::is_empty")]
     depositors: Vec<DepositorRecord>,
 }
 
-#[derive(Serialize, Deserialize)]
 struct DepositorRecord {
     /// `None`: the account's owner.
-    #[serde(rename = "o", default, skip_serializing_if = "Option::is_none")]
     owner: Option<Addr>,
     /// `None`: the depositor's own funds; else the grantee who spent the owner's allowance.
-    #[serde(rename = "g", default, skip_serializing_if = "Option::is_none")]
     grantee: Option<Addr>,
-    #[serde(rename = "b")]
     balance: Decimal256,
 }
 
-fn open() -> AccountState {
-    AccountState::Open
-}
-
-fn is_open(s: &AccountState) -> bool {
-    *s == AccountState::Open
-}
+codec_struct!(AccountRecord {
+    owner,
+    denom,
+    state,
+    balance,
+    rate,
+    settled_at,
+    transferred,
+    held,
+    depositors
+});
+codec_struct!(DepositorRecord {
+    owner,
+    grantee,
+    balance
+});
 
 impl AccountRecord {
     fn from_account(a: &Account) -> Self {
         AccountRecord {
             owner: a.owner.clone(),
-            denom: a.denom.to_string(),
+            denom: a.denom.clone(),
             state: a.state,
             balance: a.balance,
             rate: a.rate,
@@ -133,7 +143,7 @@ impl AccountRecord {
         let owner = self.owner;
         Account {
             id,
-            denom: kumo::Denom::parse(&self.denom),
+            denom: self.denom,
             state: self.state,
             balance: self.balance,
             rate: self.rate,
@@ -161,13 +171,13 @@ pub fn load_account(
     storage: &dyn Storage,
     key: &str,
     id: &AccountId,
-) -> StdResult<Option<Account>> {
+) -> kumo::Result<Option<Account>> {
     Ok(ACCOUNTS
         .may_load(storage, key.to_string())?
         .map(|r| r.into_account(id.clone())))
 }
 
-pub fn save_account(storage: &mut dyn Storage, key: &str, account: &Account) -> StdResult<()> {
+pub fn save_account(storage: &mut dyn Storage, key: &str, account: &Account) -> kumo::Result<()> {
     ACCOUNTS.save(
         storage,
         key.to_string(),

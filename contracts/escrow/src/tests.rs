@@ -6,15 +6,40 @@ use cosmwasm_std::testing::{
     message_info, mock_dependencies, mock_env, MockApi, MockQuerier, MockStorage,
 };
 use cosmwasm_std::{
-    coins, from_json, to_json_binary, Addr, BankMsg, Coin, CosmosMsg, Decimal, Decimal256, Env,
-    OwnedDeps, Response, Uint128, WasmMsg,
+    coins, from_json, to_json_binary, Addr, BankMsg, Binary, Coin, CosmosMsg, Decimal, Decimal256,
+    DepsMut, Env, MessageInfo, OwnedDeps, Response, StdResult, Uint128, WasmMsg,
 };
 use cw20::Cw20ReceiveMsg;
 use kumo::escrow::*;
 use kumo::{Denom, DeploymentId, LeaseId};
 
-use crate::contract::{execute, instantiate, migrate, query};
+use crate::contract;
 use crate::error::ContractError;
+
+/// Every message the tests send goes through JSON as the chain would send it.
+use kumo::json::as_received as json;
+
+fn instantiate(
+    deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    msg: InstantiateMsg,
+) -> Result<Response, ContractError> {
+    contract::instantiate(deps, env, info, json(&msg))
+}
+
+fn execute(
+    deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    msg: ExecuteMsg,
+) -> Result<Response, ContractError> {
+    contract::execute(deps, env, info, json(&msg))
+}
+
+fn query(deps: cosmwasm_std::Deps, env: Env, msg: QueryMsg) -> StdResult<Binary> {
+    contract::query(deps, env, json(&msg))
+}
 
 type Deps = OwnedDeps<MockStorage, MockApi, MockQuerier>;
 const DENOM: &str = "ukumo";
@@ -709,7 +734,7 @@ fn config_is_the_owners_and_removed_denoms_run_on() {
     let denoms: DenomsResponse =
         from_json(query(t.deps.as_ref(), t.env.clone(), QueryMsg::Denoms {}).unwrap()).unwrap();
     assert_eq!(denoms.denoms.len(), 1);
-    migrate(t.deps.as_mut(), t.env.clone(), MigrateMsg {}).unwrap();
+    contract::migrate(t.deps.as_mut(), t.env.clone(), json(&MigrateMsg {})).unwrap();
 }
 
 #[test]

@@ -1,9 +1,11 @@
 //! Entry points: each dispatches to a small function in `execute` or `query`.
+//!
+//! Messages are decoded through `kumo::json` ([`Msg`]), and the wasm exports are
+//! `kumo::entry`'s: no serde JSON code in the wasm for the VM's types or the messages.
 
-#[cfg(not(feature = "library"))]
-use cosmwasm_std::entry_point;
-use cosmwasm_std::{from_json, Binary, Deps, DepsMut, Env, MessageInfo, Response, StdResult};
+use cosmwasm_std::{Binary, Deps, DepsMut, Env, MessageInfo, Response};
 use cw20::Cw20ReceiveMsg;
+use kumo::json::{FromJson, Msg};
 use kumo::market::{ExecuteMsg, InstantiateMsg, MigrateMsg, QueryMsg, ReceiveMsg};
 
 use crate::error::ContractError;
@@ -14,23 +16,30 @@ use crate::query;
 pub const CONTRACT_NAME: &str = "crates.io:kumo-market";
 pub const CONTRACT_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-#[cfg_attr(not(feature = "library"), entry_point)]
+// The wasm exports (`kumo::entry`: the VM's JSON without serde).
+kumo::exports! {
+    api: unused,
+    instantiate: crate::contract::instantiate,
+    execute: crate::contract::execute,
+    query: crate::contract::query,
+    migrate: crate::contract::migrate,
+}
+
 pub fn instantiate(
     deps: DepsMut,
     _env: Env,
     _info: MessageInfo,
-    msg: InstantiateMsg,
+    Msg(msg): Msg<InstantiateMsg>,
 ) -> Result<Response, ContractError> {
-    cw2::set_contract_version(deps.storage, CONTRACT_NAME, CONTRACT_VERSION)?;
+    kumo::entry::set_contract_version(deps.storage, CONTRACT_NAME, CONTRACT_VERSION);
     admin::instantiate(deps, msg)
 }
 
-#[cfg_attr(not(feature = "library"), entry_point)]
 pub fn execute(
     deps: DepsMut,
     env: Env,
     info: MessageInfo,
-    msg: ExecuteMsg,
+    Msg(msg): Msg<ExecuteMsg>,
 ) -> Result<Response, ContractError> {
     match msg {
         ExecuteMsg::CreateDeployment(new) => {
@@ -95,34 +104,32 @@ fn receive(
         return Err(cw_utils::PaymentError::NonPayable {}.into());
     }
     let funds = Incoming {
-        sender: deps.api.addr_validate(&msg.sender)?,
+        sender: kumo::entry::addr_validate(deps.api, &msg.sender)?,
         denom: kumo::Denom::Cw20(info.sender.clone()),
         amount: msg.amount,
     };
     if funds.amount.is_zero() {
         return Err(cw_utils::PaymentError::NoFunds {}.into());
     }
-    match from_json(&msg.msg)? {
+    match ReceiveMsg::parse(&msg.msg)? {
         ReceiveMsg::CreateDeployment(new) => deployment::create(deps, env, funds, new),
         ReceiveMsg::CreateBid(new) => bid::create(deps, env, funds, new),
         ReceiveMsg::Deposit { deployment: id } => deployment::deposit(deps, funds, id),
     }
 }
 
-#[cfg_attr(not(feature = "library"), entry_point)]
-pub fn query(deps: Deps, env: Env, msg: QueryMsg) -> StdResult<Binary> {
+pub fn query(deps: Deps, env: Env, Msg(msg): Msg<QueryMsg>) -> Result<Binary, ContractError> {
     query::dispatch(deps, env, msg)
 }
 
-#[cfg_attr(not(feature = "library"), entry_point)]
-pub fn migrate(deps: DepsMut, _env: Env, _msg: MigrateMsg) -> Result<Response, ContractError> {
-    let stored = cw2::get_contract_version(deps.storage)?;
+pub fn migrate(deps: DepsMut, _env: Env, _msg: Msg<MigrateMsg>) -> Result<Response, ContractError> {
+    let stored = kumo::entry::get_contract_version(deps.storage)?;
     if stored.contract != CONTRACT_NAME {
         return Err(ContractError::InvalidParams {
             reason: format!("cannot migrate {} to {CONTRACT_NAME}", stored.contract),
         });
     }
-    cw2::set_contract_version(deps.storage, CONTRACT_NAME, CONTRACT_VERSION)?;
+    kumo::entry::set_contract_version(deps.storage, CONTRACT_NAME, CONTRACT_VERSION);
     Ok(Response::new()
         .add_attribute("action", "migrate")
         .add_attribute("from_version", stored.version)

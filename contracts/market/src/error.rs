@@ -8,6 +8,13 @@ pub enum ContractError {
     #[error(transparent)]
     Std(#[from] StdError),
 
+    /// Storage, message decoding, queries of other contracts, addresses.
+    #[error(transparent)]
+    Kumo(#[from] kumo::Error),
+
+    #[error("{what} {id} not found")]
+    NotFound { what: &'static str, id: String },
+
     #[error(transparent)]
     Payment(#[from] PaymentError),
 
@@ -80,7 +87,11 @@ pub enum ContractError {
     #[error("bid price must be positive")]
     ZeroPrice,
 
-    #[error("bid price {bid} per second is above the order's {max}")]
+    #[error(
+        "bid price {} per second is above the order's {}",
+        kumo::json::text(.bid),
+        kumo::json::text(.max)
+    )]
     BidAbovePrice { bid: Decimal256, max: Decimal256 },
 
     #[error("{0}")]

@@ -1,10 +1,8 @@
 //! What a message brought: native coins in `info.funds`, or a CW20 `Send` through `Receive`.
 
-use cosmwasm_std::{
-    to_json_binary, Addr, Coin, CosmosMsg, MessageInfo, StdResult, Uint128, WasmMsg,
-};
-use cw20::Cw20ExecuteMsg;
+use cosmwasm_std::{Addr, BankMsg, Coin, CosmosMsg, MessageInfo, Uint128, WasmMsg};
 use kumo::escrow;
+use kumo::json::{cw20_send, cw20_transfer, write};
 use kumo::Denom;
 
 use crate::error::ContractError;
@@ -33,23 +31,19 @@ impl Incoming {
     pub fn forward(
         &self,
         escrow_addr: &Addr,
-        native: &escrow::ExecuteMsg,
+        native: &escrow::MarketCall,
         cw20: &escrow::ReceiveMsg,
-    ) -> StdResult<CosmosMsg> {
+    ) -> kumo::Result<CosmosMsg> {
         Ok(match &self.denom {
             Denom::Native(denom) => WasmMsg::Execute {
                 contract_addr: escrow_addr.to_string(),
-                msg: to_json_binary(native)?,
+                msg: write(native),
                 funds: vec![Coin::new(self.amount, denom.clone())],
             }
             .into(),
             Denom::Cw20(token) => WasmMsg::Execute {
                 contract_addr: token.to_string(),
-                msg: to_json_binary(&Cw20ExecuteMsg::Send {
-                    contract: escrow_addr.to_string(),
-                    amount: self.amount,
-                    msg: to_json_binary(cw20)?,
-                })?,
+                msg: cw20_send(escrow_addr, self.amount, write(cw20)),
                 funds: vec![],
             }
             .into(),
@@ -57,11 +51,28 @@ impl Incoming {
     }
 }
 
+/// A transfer out of the market (a bid deposit going back to its provider).
+pub fn send(denom: &Denom, to: &Addr, amount: Uint128) -> kumo::Result<CosmosMsg> {
+    Ok(match denom {
+        Denom::Native(d) => BankMsg::Send {
+            to_address: to.to_string(),
+            amount: vec![Coin::new(amount, d.clone())],
+        }
+        .into(),
+        Denom::Cw20(token) => WasmMsg::Execute {
+            contract_addr: token.to_string(),
+            msg: cw20_transfer(to, amount),
+            funds: vec![],
+        }
+        .into(),
+    })
+}
+
 /// A message to the escrow that carries no funds.
-pub fn escrow_call(escrow_addr: &Addr, msg: &escrow::ExecuteMsg) -> StdResult<CosmosMsg> {
+pub fn escrow_call(escrow_addr: &Addr, msg: &escrow::MarketCall) -> kumo::Result<CosmosMsg> {
     Ok(WasmMsg::Execute {
         contract_addr: escrow_addr.to_string(),
-        msg: to_json_binary(msg)?,
+        msg: write(msg),
         funds: vec![],
     }
     .into())

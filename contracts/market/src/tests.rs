@@ -6,8 +6,9 @@ use cosmwasm_std::testing::{
     message_info, mock_dependencies, mock_env, MockApi, MockQuerier, MockStorage,
 };
 use cosmwasm_std::{
-    coin, coins, from_json, to_json_binary, Addr, ContractResult, CosmosMsg, Decimal256, Env,
-    HexBinary, OwnedDeps, Response, SystemResult, Timestamp, Uint128, Uint64, WasmMsg, WasmQuery,
+    coin, coins, from_json, to_json_binary, to_json_vec, Addr, Binary, ContractResult, CosmosMsg,
+    Decimal256, DepsMut, Env, HexBinary, MessageInfo, OwnedDeps, Response, SystemResult, Timestamp,
+    Uint128, Uint64, WasmMsg, WasmQuery,
 };
 use kumo::attributes::{PlacementRequirements, SignedBy};
 use kumo::escrow::{self, AccountId, EscrowCallback};
@@ -18,12 +19,37 @@ use kumo::{
     ResourceUnit, Resources, StorageVolume,
 };
 
-use crate::contract::{execute, instantiate, query};
+use crate::contract;
 use crate::error::ContractError;
 
 type Deps = OwnedDeps<MockStorage, MockApi, MockQuerier>;
 
 const DENOM: &str = "ukumo";
+
+/// Every message the tests send goes through JSON as the chain would send it.
+use kumo::json::as_received as json;
+
+fn instantiate(
+    deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    msg: InstantiateMsg,
+) -> Result<Response, ContractError> {
+    contract::instantiate(deps, env, info, json(&msg))
+}
+
+fn execute(
+    deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    msg: ExecuteMsg,
+) -> Result<Response, ContractError> {
+    contract::execute(deps, env, info, json(&msg))
+}
+
+fn query(deps: cosmwasm_std::Deps, env: Env, msg: QueryMsg) -> Result<Binary, ContractError> {
+    contract::query(deps, env, json(&msg))
+}
 
 struct T {
     deps: Deps,
@@ -90,7 +116,7 @@ fn set_registry(deps: &mut Deps, registry: Addr, providers: Vec<(Addr, Vec<Attri
                 .iter()
                 .find(|(a, _, _)| a.as_bytes() == rest)
                 .map(|(a, attrs, leaving)| {
-                    to_json_binary(&Provider {
+                    kumo::codec::Encode::to_bytes(&Provider {
                         owner: a.clone(),
                         host_uri: "https://p.example.com".into(),
                         attributes: attrs.clone(),
@@ -106,15 +132,15 @@ fn set_registry(deps: &mut Deps, registry: Addr, providers: Vec<(Addr, Vec<Attri
                         tls_pins: vec![],
                         registered_at: Timestamp::from_seconds(1),
                     })
-                    .unwrap()
+                    .into()
                 })
         } else if let Some(rest) = key.strip_prefix(b"\0\x06audits".as_slice()) {
             // `(provider, auditor)`: every auditor named `auditor…` signed the region.
             let len = u16::from_be_bytes([rest[0], rest[1]]) as usize;
             let auditor = &rest[2 + len..];
-            auditor
-                .starts_with(b"auditor")
-                .then(|| to_json_binary(&vec![Attribute::new("region", "eu")]).unwrap())
+            auditor.starts_with(b"auditor").then(|| {
+                kumo::codec::Encode::to_bytes(&vec![Attribute::new("region", "eu")]).into()
+            })
         } else {
             panic!("unexpected raw key {key:?}")
         };
@@ -176,8 +202,13 @@ impl T {
         )
     }
 
-    fn q<R: serde::de::DeserializeOwned>(&self, msg: QueryMsg) -> R {
-        from_json(query(self.deps.as_ref(), self.env.clone(), msg).unwrap()).unwrap()
+    /// A query's response, checked to be byte for byte what the derived `Serialize` writes
+    /// (the contract writes it with `kumo::json::ToJson`).
+    fn q<R: serde::de::DeserializeOwned + serde::Serialize>(&self, msg: QueryMsg) -> R {
+        let bytes = query(self.deps.as_ref(), self.env.clone(), msg).unwrap();
+        let response = from_json(&bytes).unwrap();
+        assert_eq!(to_json_vec(&response).unwrap(), bytes.as_slice());
+        response
     }
 
     fn deploy(&mut self, groups: Vec<GroupSpec>, auction: Option<u64>) -> DeploymentId {
@@ -294,6 +325,26 @@ fn event_values(res: &Response, ty: &str, key: &str) -> Vec<String> {
         .collect()
 }
 
+/// The bid deposits a response returns: bank sends from the market, as (recipient, amount).
+fn refunds(t: &T, res: &Response) -> Vec<(Addr, u128)> {
+    res.messages
+        .iter()
+        .filter_map(|m| match &m.msg {
+            CosmosMsg::Bank(cosmwasm_std::BankMsg::Send { to_address, amount }) => {
+                assert_eq!(amount.len(), 1);
+                assert_eq!(amount[0].denom, DENOM);
+                let to = ["p1", "p2", "p3"]
+                    .iter()
+                    .map(|p| addr(&t.deps, p))
+                    .find(|a| a.as_str() == to_address)
+                    .expect("a provider");
+                Some((to, amount[0].amount.u128()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// The escrow messages a response sends, decoded.
 fn escrow_msgs(
     res: &Response,
@@ -361,8 +412,10 @@ fn create_deployment_opens_one_order_per_group_and_an_escrow_account() {
         open.orders.iter().map(|o| o.id.clone()).collect::<Vec<_>>(),
         vec![d.group(1).order(1), d.group(2).order(1)]
     );
-    // The next deployment of the same tenant gets the next dseq.
-    assert_eq!(t.deploy(vec![spec("a", 100, &[])], None).dseq, 2);
+    // The next deployment gets the next number after this one's dseq and its two orders'
+    // seqs (one counter for both; see state::SEQ).
+    assert_eq!(d.dseq, 1);
+    assert_eq!(t.deploy(vec![spec("a", 100, &[])], None).dseq, 4);
 }
 
 #[test]
@@ -604,22 +657,22 @@ fn tenant_lease_makes_other_bids_lose_and_starts_the_payment() {
         .into_iter()
         .map(|(m, _)| m)
         .collect();
+    // The losing bids' deposits go back from the market, which holds them.
+    assert_eq!(
+        refunds(&t, &res),
+        vec![
+            (b2.provider.clone(), 500_000),
+            (b3.provider.clone(), 500_000)
+        ]
+    );
     assert_eq!(
         msgs,
-        vec![
-            escrow::ExecuteMsg::CloseAccount {
-                id: AccountId::Bid(b2.clone())
-            },
-            escrow::ExecuteMsg::CloseAccount {
-                id: AccountId::Bid(b3.clone())
-            },
-            escrow::ExecuteMsg::OpenPayment {
-                account: AccountId::Deployment(d.clone()),
-                lease: b1.clone(),
-                payee: b1.provider.to_string(),
-                rate: Decimal256::from_ratio(5u128, 1u128),
-            },
-        ]
+        vec![escrow::ExecuteMsg::OpenPayment {
+            account: AccountId::Deployment(d.clone()),
+            lease: b1.clone(),
+            payee: b1.provider.to_string(),
+            rate: Decimal256::from_ratio(5u128, 1u128),
+        },]
     );
     assert_eq!(t.bid_state(&b1), Some(BidState::Active));
     // Lost bids are deleted; the events record them.
@@ -745,16 +798,12 @@ fn tenant_close_lease_relists_the_group() {
         .collect();
     assert_eq!(
         msgs,
-        vec![
-            escrow::ExecuteMsg::ClosePayment {
-                lease: b1.clone(),
-                refund_since: None,
-            },
-            escrow::ExecuteMsg::CloseAccount {
-                id: AccountId::Bid(b1.clone())
-            },
-        ]
+        vec![escrow::ExecuteMsg::ClosePayment {
+            lease: b1.clone(),
+            refund_since: None,
+        },]
     );
+    assert_eq!(refunds(&t, &res), vec![(b1.provider.clone(), 500_000)]);
     assert_eq!(t.lease(&b1), None);
     assert_eq!(event_values(&res, "lease_closed", "reason"), vec!["1"]);
     assert_eq!(t.order(&order), None);
@@ -869,12 +918,8 @@ fn provider_withdraws_an_open_bid_and_gets_its_deposit_back() {
             &[],
         )
         .unwrap();
-    assert_eq!(
-        escrow_msgs(&res, &t.escrow)[0].0,
-        escrow::ExecuteMsg::CloseAccount {
-            id: AccountId::Bid(b1.clone())
-        }
-    );
+    assert!(escrow_msgs(&res, &t.escrow).is_empty());
+    assert_eq!(refunds(&t, &res), vec![(b1.provider.clone(), 500_000)]);
     assert_eq!(t.bid_state(&b1), None);
     assert_eq!(t.stats("p1").open_bids, 0);
     assert!(matches!(
@@ -915,19 +960,12 @@ fn overdrawn_callback_closes_leases_with_reason_20000_and_only_from_the_escrow()
     )
     .unwrap();
     // The escrow already closed the payment; only the bid deposits are refunded.
-    let msgs: Vec<_> = escrow_msgs(&res, &escrow)
-        .into_iter()
-        .map(|(m, _)| m)
-        .collect();
+    assert!(escrow_msgs(&res, &escrow).is_empty());
     assert_eq!(
-        msgs,
+        refunds(&t, &res),
         vec![
-            escrow::ExecuteMsg::CloseAccount {
-                id: AccountId::Bid(b1.clone())
-            },
-            escrow::ExecuteMsg::CloseAccount {
-                id: AccountId::Bid(b2.clone())
-            },
+            (b1.provider.clone(), 500_000),
+            (b2.provider.clone(), 500_000)
         ]
     );
     assert_eq!(t.lease(&b1), None);
@@ -986,14 +1024,15 @@ fn close_deployment_cascades_and_closes_the_escrow_account_last() {
                 refund_since: None,
             },
             escrow::ExecuteMsg::CloseAccount {
-                id: AccountId::Bid(b1.clone())
-            },
-            escrow::ExecuteMsg::CloseAccount {
-                id: AccountId::Bid(b2.clone())
-            },
-            escrow::ExecuteMsg::CloseAccount {
                 id: AccountId::Deployment(d.clone())
             },
+        ]
+    );
+    assert_eq!(
+        refunds(&t, &res),
+        vec![
+            (b1.provider.clone(), 500_000),
+            (b2.provider.clone(), 500_000)
         ]
     );
     assert_eq!(t.bid_state(&b2), None);
@@ -1006,7 +1045,8 @@ fn close_deployment_cascades_and_closes_the_escrow_account_last() {
         QueryMsg::Deployment { id: d.clone() }
     )
     .is_err());
-    assert_eq!(t.deploy(vec![spec("a", 60, &[])], None).dseq, d.dseq + 1);
+    let next = t.deploy(vec![spec("a", 60, &[])], None).dseq;
+    assert!(next > d.dseq, "{next} after {}", d.dseq);
     // Closed deployments take no deposits and no bids.
     assert!(matches!(
         t.exec(
@@ -1097,9 +1137,9 @@ fn deposits_are_forwarded_with_the_depositor_named() {
 #[test]
 fn lists_paginate() {
     let mut t = setup();
-    for _ in 0..35 {
-        t.deploy(vec![spec("a", 60, &[])], None);
-    }
+    let dseqs: Vec<u64> = (0..35)
+        .map(|_| t.deploy(vec![spec("a", 60, &[])], None).dseq)
+        .collect();
     let tenant = addr(&t.deps, "tenant").to_string();
     let page: DeploymentsResponse = t.q(QueryMsg::Deployments {
         owner: tenant.clone(),
@@ -1109,7 +1149,7 @@ fn lists_paginate() {
     assert_eq!(page.deployments.len(), 10);
     let page: DeploymentsResponse = t.q(QueryMsg::Deployments {
         owner: tenant.clone(),
-        start_after: Some(30),
+        start_after: Some(dseqs[29]),
         limit: Some(100),
     });
     assert_eq!(
@@ -1117,7 +1157,7 @@ fn lists_paginate() {
             .iter()
             .map(|d| d.id.dseq)
             .collect::<Vec<_>>(),
-        vec![31, 32, 33, 34, 35]
+        dseqs[30..]
     );
     let first: OrdersResponse = t.q(QueryMsg::OpenOrders {
         start_after: None,
@@ -1129,7 +1169,109 @@ fn lists_paginate() {
         limit: Some(1000),
     });
     assert_eq!(rest.orders.len(), 5);
-    assert_eq!(rest.orders[0].id.dseq, 31);
+    assert_eq!(rest.orders[0].id.dseq, dseqs[30]);
+}
+
+#[test]
+fn open_orders_resume_after_a_cursor_whose_order_was_closed_and_deleted() {
+    let mut t = setup();
+    let ids: Vec<_> = (0..4)
+        .map(|_| t.deploy(vec![spec("a", 60, &[])], None))
+        .collect();
+    let first: OrdersResponse = t.q(QueryMsg::OpenOrders {
+        start_after: None,
+        limit: Some(2),
+    });
+    let cursor = first.orders[1].id.clone();
+    assert_eq!(cursor, ids[1].group(1).order(1));
+    // The cursor's order closes (and is deleted) between two pages.
+    t.exec(
+        "tenant",
+        ExecuteMsg::CloseDeployment { dseq: ids[1].dseq },
+        &[],
+    )
+    .unwrap();
+    assert!(query(
+        t.deps.as_ref(),
+        t.env.clone(),
+        QueryMsg::Order { id: cursor.clone() }
+    )
+    .is_err());
+    let rest: OrdersResponse = t.q(QueryMsg::OpenOrders {
+        start_after: Some(cursor),
+        limit: None,
+    });
+    assert_eq!(
+        rest.orders.iter().map(|o| o.id.clone()).collect::<Vec<_>>(),
+        vec![ids[2].group(1).order(1), ids[3].group(1).order(1)]
+    );
+}
+
+#[test]
+fn provider_lists_resume_after_a_cursor_whose_bid_or_lease_was_deleted() {
+    let mut t = setup();
+    let ds: Vec<_> = (0..4)
+        .map(|_| t.deploy(vec![spec("a", 60, &[])], None))
+        .collect();
+    let bids: Vec<_> = ds
+        .iter()
+        .map(|d| t.bid("p1", &d.group(1).order(1), 5).unwrap())
+        .collect();
+    let p1 = addr(&t.deps, "p1").to_string();
+    let first: BidsResponse = t.q(QueryMsg::ProviderBids {
+        provider: p1.clone(),
+        start_after: None,
+        limit: Some(2),
+    });
+    let cursor = first.bids[1].id.clone();
+    assert_eq!(cursor, bids[1]);
+    // The cursor's bid is withdrawn (and deleted) between two pages.
+    t.exec(
+        "p1",
+        ExecuteMsg::CloseBid {
+            bid: cursor.clone(),
+            reason: None,
+        },
+        &[],
+    )
+    .unwrap();
+    assert_eq!(t.bid_state(&cursor), None);
+    let rest: BidsResponse = t.q(QueryMsg::ProviderBids {
+        provider: p1.clone(),
+        start_after: Some(cursor),
+        limit: None,
+    });
+    let ids: Vec<_> = rest.bids.iter().map(|b| b.id.clone()).collect();
+    assert_eq!(ids, vec![bids[2].clone(), bids[3].clone()]);
+
+    // The same for leases: the cursor's lease closes (and is deleted) between two pages.
+    for b in [&bids[0], &bids[2], &bids[3]] {
+        t.exec("tenant", ExecuteMsg::CreateLease { bid: b.clone() }, &[])
+            .unwrap();
+    }
+    let first: LeasesResponse = t.q(QueryMsg::ProviderLeases {
+        provider: p1.clone(),
+        start_after: None,
+        limit: Some(2),
+    });
+    let cursor = first.leases[1].id.clone();
+    assert_eq!(cursor, bids[2]);
+    t.exec(
+        "tenant",
+        ExecuteMsg::CloseLease {
+            lease: cursor.clone(),
+        },
+        &[],
+    )
+    .unwrap();
+    assert!(t.lease(&cursor).is_none());
+    let rest: LeasesResponse = t.q(QueryMsg::ProviderLeases {
+        provider: p1,
+        start_after: Some(cursor),
+        limit: None,
+    });
+    let ids: Vec<_> = rest.leases.iter().map(|l| l.id.clone()).collect();
+    assert_eq!(ids, vec![bids[3].clone()]);
 }
 
 #[test]
@@ -1159,7 +1301,7 @@ fn config_changes_only_by_the_owner_and_migrate_keeps_the_name() {
             .unwrap_err(),
         ContractError::InvalidParams { .. }
     ));
-    let res = crate::contract::migrate(t.deps.as_mut(), t.env.clone(), MigrateMsg {}).unwrap();
+    let res = contract::migrate(t.deps.as_mut(), t.env.clone(), json(&MigrateMsg {})).unwrap();
     assert!(res.attributes.iter().any(|a| a.key == "to_version"));
 }
 

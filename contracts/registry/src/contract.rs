@@ -1,8 +1,10 @@
 //! Entry points: each dispatches to a small function in `execute` or `query`.
+//!
+//! Messages are decoded through `kumo::json` ([`Msg`]), and the wasm exports are
+//! `kumo::entry`'s: no serde JSON code in the wasm for the VM's types or the messages.
 
-#[cfg(not(feature = "library"))]
-use cosmwasm_std::entry_point;
 use cosmwasm_std::{Binary, Deps, DepsMut, Env, MessageInfo, Response, StdResult};
+use kumo::json::Msg;
 use kumo::registry::{ExecuteMsg, InstantiateMsg, MigrateMsg, QueryMsg};
 
 use crate::error::ContractError;
@@ -11,23 +13,29 @@ use crate::{execute, query};
 pub const CONTRACT_NAME: &str = "crates.io:kumo-registry";
 pub const CONTRACT_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-#[cfg_attr(not(feature = "library"), entry_point)]
+// The wasm exports (`kumo::entry`: the VM's JSON without serde).
+kumo::exports! {
+    instantiate: crate::contract::instantiate,
+    execute: crate::contract::execute,
+    query: crate::contract::query,
+    migrate: crate::contract::migrate,
+}
+
 pub fn instantiate(
     deps: DepsMut,
     _env: Env,
     _info: MessageInfo,
-    msg: InstantiateMsg,
+    Msg(msg): Msg<InstantiateMsg>,
 ) -> Result<Response, ContractError> {
-    cw2::set_contract_version(deps.storage, CONTRACT_NAME, CONTRACT_VERSION)?;
+    kumo::entry::set_contract_version(deps.storage, CONTRACT_NAME, CONTRACT_VERSION);
     execute::instantiate(deps, msg)
 }
 
-#[cfg_attr(not(feature = "library"), entry_point)]
 pub fn execute(
     deps: DepsMut,
     env: Env,
     info: MessageInfo,
-    msg: ExecuteMsg,
+    Msg(msg): Msg<ExecuteMsg>,
 ) -> Result<Response, ContractError> {
     // Nothing here takes funds; refuse them rather than keep them.
     cw_utils::nonpayable(&info)?;
@@ -63,20 +71,18 @@ pub fn execute(
     }
 }
 
-#[cfg_attr(not(feature = "library"), entry_point)]
-pub fn query(deps: Deps, _env: Env, msg: QueryMsg) -> StdResult<Binary> {
+pub fn query(deps: Deps, _env: Env, Msg(msg): Msg<QueryMsg>) -> StdResult<Binary> {
     query::dispatch(deps, msg)
 }
 
-#[cfg_attr(not(feature = "library"), entry_point)]
-pub fn migrate(deps: DepsMut, _env: Env, _msg: MigrateMsg) -> Result<Response, ContractError> {
-    let stored = cw2::get_contract_version(deps.storage)?;
+pub fn migrate(deps: DepsMut, _env: Env, _msg: Msg<MigrateMsg>) -> Result<Response, ContractError> {
+    let stored = kumo::entry::get_contract_version(deps.storage)?;
     if stored.contract != CONTRACT_NAME {
         return Err(ContractError::InvalidLimits {
             reason: format!("cannot migrate {} to {CONTRACT_NAME}", stored.contract),
         });
     }
-    cw2::set_contract_version(deps.storage, CONTRACT_NAME, CONTRACT_VERSION)?;
+    kumo::entry::set_contract_version(deps.storage, CONTRACT_NAME, CONTRACT_VERSION);
     Ok(Response::new()
         .add_attribute("action", "migrate")
         .add_attribute("from_version", stored.version)

@@ -7,6 +7,10 @@ pub enum ContractError {
     #[error(transparent)]
     Std(#[from] StdError),
 
+    /// Storage, message decoding, queries of other contracts.
+    #[error(transparent)]
+    Kumo(#[from] kumo::Error),
+
     #[error(transparent)]
     Payment(#[from] cw_utils::PaymentError),
 

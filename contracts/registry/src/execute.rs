@@ -274,9 +274,10 @@ pub fn finish_deregistration(deps: DepsMut, info: MessageInfo) -> Result<Respons
             });
         }
     }
+    // Bounded by `max_auditors_per_provider`.
     let auditors: Vec<Addr> = AUDITS
-        .prefix(info.sender.clone())
-        .keys(deps.storage, None, None, Order::Ascending)
+        .prefix_range(deps.storage, info.sender.clone(), None, Order::Ascending)
+        .map(|r| r.map(|(auditor, _)| auditor))
         .collect::<Result<_, _>>()?;
     for auditor in auditors {
         AUDITS.remove(deps.storage, (info.sender.clone(), auditor));

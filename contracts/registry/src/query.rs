@@ -1,7 +1,7 @@
 //! Queries; lists take `start_after` and `limit` (default 10, at most 30).
 
-use cosmwasm_std::{to_json_binary, Binary, Deps, Order, StdError, StdResult};
-use cw_storage_plus::Bound;
+use cosmwasm_std::{Binary, Deps, Order, StdError, StdResult};
+use kumo::json::to_binary;
 use kumo::registry::{
     AuditedAttributes, AuditedAttributesListResponse, AuditedAttributesResponse, ConfigResponse,
     MatchInfoResponse, ProviderResponse, ProvidersResponse, QueryMsg,
@@ -23,7 +23,7 @@ pub fn dispatch(deps: Deps, msg: QueryMsg) -> StdResult<Binary> {
     match msg {
         QueryMsg::Config {} => {
             let c = CONFIG.load(deps.storage)?;
-            to_json_binary(&ConfigResponse {
+            to_binary(&ConfigResponse {
                 owner: c.owner,
                 market: c.market,
                 limits: c.limits,
@@ -34,7 +34,7 @@ pub fn dispatch(deps: Deps, msg: QueryMsg) -> StdResult<Binary> {
             let provider = PROVIDERS
                 .may_load(deps.storage, addr)?
                 .ok_or_else(|| StdError::not_found(format!("provider {address}")))?;
-            to_json_binary(&ProviderResponse { provider })
+            to_binary(&ProviderResponse { provider })
         }
         QueryMsg::Providers {
             start_after,
@@ -42,14 +42,13 @@ pub fn dispatch(deps: Deps, msg: QueryMsg) -> StdResult<Binary> {
         } => {
             let start = start_after
                 .map(|a| deps.api.addr_validate(&a))
-                .transpose()?
-                .map(Bound::exclusive);
+                .transpose()?;
             let providers = PROVIDERS
-                .range(deps.storage, start, None, Order::Ascending)
+                .range(deps.storage, start, Order::Ascending)
                 .take(limit(l))
                 .map(|r| r.map(|(_, p)| p))
-                .collect::<StdResult<_>>()?;
-            to_json_binary(&ProvidersResponse { providers })
+                .collect::<kumo::Result<_>>()?;
+            to_binary(&ProvidersResponse { providers })
         }
         QueryMsg::AuditedAttributes { provider, auditor } => {
             let provider = deps.api.addr_validate(&provider)?;
@@ -59,7 +58,7 @@ pub fn dispatch(deps: Deps, msg: QueryMsg) -> StdResult<Binary> {
                 .ok_or_else(|| {
                     StdError::not_found(format!("attributes {auditor} signed for {provider}"))
                 })?;
-            to_json_binary(&AuditedAttributesResponse {
+            to_binary(&AuditedAttributesResponse {
                 audited: AuditedAttributes {
                     provider,
                     auditor,
@@ -75,11 +74,9 @@ pub fn dispatch(deps: Deps, msg: QueryMsg) -> StdResult<Binary> {
             let provider = deps.api.addr_validate(&provider)?;
             let start = start_after
                 .map(|a| deps.api.addr_validate(&a))
-                .transpose()?
-                .map(Bound::exclusive);
+                .transpose()?;
             let audits = AUDITS
-                .prefix(provider.clone())
-                .range(deps.storage, start, None, Order::Ascending)
+                .prefix_range(deps.storage, provider.clone(), start, Order::Ascending)
                 .take(limit(l))
                 .map(|r| {
                     r.map(|(auditor, attributes)| AuditedAttributes {
@@ -88,8 +85,8 @@ pub fn dispatch(deps: Deps, msg: QueryMsg) -> StdResult<Binary> {
                         attributes,
                     })
                 })
-                .collect::<StdResult<_>>()?;
-            to_json_binary(&AuditedAttributesListResponse { audits })
+                .collect::<kumo::Result<_>>()?;
+            to_binary(&AuditedAttributesListResponse { audits })
         }
         QueryMsg::MatchInfo { provider, auditors } => {
             let max = MAX_MATCH_AUDITORS;
@@ -117,7 +114,7 @@ pub fn dispatch(deps: Deps, msg: QueryMsg) -> StdResult<Binary> {
                     });
                 }
             }
-            to_json_binary(&MatchInfoResponse {
+            to_binary(&MatchInfoResponse {
                 provider: found,
                 audits,
             })

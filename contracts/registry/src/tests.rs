@@ -4,12 +4,39 @@
 use cosmwasm_std::testing::{
     message_info, mock_dependencies, mock_env, MockApi, MockQuerier, MockStorage,
 };
-use cosmwasm_std::{coins, from_json, Binary, HexBinary, OwnedDeps, Response};
+use cosmwasm_std::{
+    coins, from_json, Binary, DepsMut, Env, HexBinary, MessageInfo, OwnedDeps, Response, StdResult,
+};
 use kumo::registry::*;
 use kumo::Attribute;
 
-use crate::contract::{execute, instantiate, migrate, query};
+use crate::contract;
 use crate::error::ContractError;
+
+/// Every message the tests send goes through JSON as the chain would send it.
+use kumo::json::as_received as json;
+
+fn instantiate(
+    deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    msg: InstantiateMsg,
+) -> Result<Response, ContractError> {
+    contract::instantiate(deps, env, info, json(&msg))
+}
+
+fn execute(
+    deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    msg: ExecuteMsg,
+) -> Result<Response, ContractError> {
+    contract::execute(deps, env, info, json(&msg))
+}
+
+fn query(deps: cosmwasm_std::Deps, env: Env, msg: QueryMsg) -> StdResult<Binary> {
+    contract::query(deps, env, json(&msg))
+}
 
 type Deps = OwnedDeps<MockStorage, MockApi, MockQuerier>;
 
@@ -546,7 +573,7 @@ fn only_the_owner_changes_config_and_migrate_checks_the_name() {
         .unwrap_err(),
         ContractError::InvalidLimits { .. }
     ));
-    migrate(deps.as_mut(), mock_env(), MigrateMsg {}).unwrap();
+    contract::migrate(deps.as_mut(), mock_env(), json(&MigrateMsg {})).unwrap();
     cw2::set_contract_version(deps.as_mut().storage, "crates.io:other", "1.0.0").unwrap();
-    assert!(migrate(deps.as_mut(), mock_env(), MigrateMsg {}).is_err());
+    assert!(contract::migrate(deps.as_mut(), mock_env(), json(&MigrateMsg {})).is_err());
 }

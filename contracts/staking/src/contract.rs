@@ -1,8 +1,10 @@
 //! Entry points: each dispatches to a small function in `execute` or `query`.
+//!
+//! Messages are decoded through `kumo::json` ([`Msg`]), and the wasm exports are
+//! `kumo::entry`'s: no serde JSON code in the wasm for the VM's types or the messages.
 
-#[cfg(not(feature = "library"))]
-use cosmwasm_std::entry_point;
 use cosmwasm_std::{Binary, Deps, DepsMut, Env, MessageInfo, Response, StdResult};
+use kumo::json::Msg;
 use kumo::staking::{ExecuteMsg, InstantiateMsg, MigrateMsg, QueryMsg};
 
 use crate::error::ContractError;
@@ -12,23 +14,29 @@ use crate::query;
 pub const CONTRACT_NAME: &str = "crates.io:kumo-staking";
 pub const CONTRACT_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-#[cfg_attr(not(feature = "library"), entry_point)]
+// The wasm exports (`kumo::entry`: the VM's JSON without serde).
+kumo::exports! {
+    instantiate: crate::contract::instantiate,
+    execute: crate::contract::execute,
+    query: crate::contract::query,
+    migrate: crate::contract::migrate,
+}
+
 pub fn instantiate(
     deps: DepsMut,
     _env: Env,
     _info: MessageInfo,
-    msg: InstantiateMsg,
+    Msg(msg): Msg<InstantiateMsg>,
 ) -> Result<Response, ContractError> {
-    cw2::set_contract_version(deps.storage, CONTRACT_NAME, CONTRACT_VERSION)?;
+    kumo::entry::set_contract_version(deps.storage, CONTRACT_NAME, CONTRACT_VERSION);
     execute::instantiate(deps, msg)
 }
 
-#[cfg_attr(not(feature = "library"), entry_point)]
 pub fn execute(
     deps: DepsMut,
     env: Env,
     info: MessageInfo,
-    msg: ExecuteMsg,
+    Msg(msg): Msg<ExecuteMsg>,
 ) -> Result<Response, ContractError> {
     // Only bonds and dispute deposits carry funds.
     if !matches!(msg, ExecuteMsg::Bond {} | ExecuteMsg::OpenDispute { .. }) {
@@ -68,20 +76,18 @@ pub fn execute(
     }
 }
 
-#[cfg_attr(not(feature = "library"), entry_point)]
-pub fn query(deps: Deps, env: Env, msg: QueryMsg) -> StdResult<Binary> {
+pub fn query(deps: Deps, env: Env, Msg(msg): Msg<QueryMsg>) -> StdResult<Binary> {
     query::dispatch(deps, env, msg)
 }
 
-#[cfg_attr(not(feature = "library"), entry_point)]
-pub fn migrate(deps: DepsMut, _env: Env, _msg: MigrateMsg) -> Result<Response, ContractError> {
-    let stored = cw2::get_contract_version(deps.storage)?;
+pub fn migrate(deps: DepsMut, _env: Env, _msg: Msg<MigrateMsg>) -> Result<Response, ContractError> {
+    let stored = kumo::entry::get_contract_version(deps.storage)?;
     if stored.contract != CONTRACT_NAME {
         return Err(ContractError::InvalidParams {
             reason: format!("cannot migrate {} to {CONTRACT_NAME}", stored.contract),
         });
     }
-    cw2::set_contract_version(deps.storage, CONTRACT_NAME, CONTRACT_VERSION)?;
+    kumo::entry::set_contract_version(deps.storage, CONTRACT_NAME, CONTRACT_VERSION);
     Ok(Response::new()
         .add_attribute("action", "migrate")
         .add_attribute("from_version", stored.version)

@@ -1,10 +1,11 @@
 //! Execute handlers: bonds, attendance, slashing, disputes, configuration.
 
 use cosmwasm_std::{
-    to_json_binary, Addr, BankMsg, Coin, CosmosMsg, Decimal, Deps, DepsMut, Env, Event,
-    MessageInfo, Response, Uint128, WasmMsg,
+    Addr, BankMsg, Coin, CosmosMsg, Decimal, Deps, DepsMut, Env, Event, MessageInfo, Response,
+    Uint128, WasmMsg,
 };
-use cw20::{Cw20ExecuteMsg, Cw20ReceiveMsg};
+use cw20::Cw20ReceiveMsg;
+use kumo::json::{cw20_transfer, FromJson};
 use kumo::market::{self, ProviderStats};
 use kumo::staking::{
     CompensationPool, Dispute, DisputeState, InstantiateMsg, ProviderBond, ReceiveMsg, Reputation,
@@ -48,10 +49,7 @@ fn send(denom: &Denom, to: &Addr, amount: Uint128) -> Result<Option<CosmosMsg>, 
         .into(),
         Denom::Cw20(token) => WasmMsg::Execute {
             contract_addr: token.to_string(),
-            msg: to_json_binary(&Cw20ExecuteMsg::Transfer {
-                recipient: to.to_string(),
-                amount,
-            })?,
+            msg: cw20_transfer(to, amount),
             funds: vec![],
         }
         .into(),
@@ -670,7 +668,7 @@ pub fn receive(
         denom: Denom::Cw20(info.sender.clone()),
         amount: msg.amount,
     };
-    match cosmwasm_std::from_json(&msg.msg)? {
+    match ReceiveMsg::parse(&msg.msg)? {
         ReceiveMsg::Bond {} => bond(deps, env, funds),
         ReceiveMsg::OpenDispute { lease, evidence } => {
             open_dispute(deps, env, funds, lease, evidence)

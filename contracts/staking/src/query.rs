@@ -1,7 +1,7 @@
 //! Queries; lists take `start_after` and `limit` (default 10, at most 30).
 
-use cosmwasm_std::{to_json_binary, Binary, Deps, Env, Order, StdError, StdResult};
-use cw_storage_plus::Bound;
+use cosmwasm_std::{Binary, Deps, Env, Order, StdError, StdResult};
+use kumo::json::to_binary;
 use kumo::staking::{
     BidEligibilityResponse, CompensationPoolResponse, ConfigResponse, DisputeResponse,
     DisputesResponse, ProviderBondResponse, QueryMsg,
@@ -20,7 +20,7 @@ fn std_err(e: crate::ContractError) -> StdError {
 pub fn dispatch(deps: Deps, env: Env, msg: QueryMsg) -> StdResult<Binary> {
     let config = CONFIG.load(deps.storage)?;
     match msg {
-        QueryMsg::Config {} => to_json_binary(&ConfigResponse {
+        QueryMsg::Config {} => to_binary(&ConfigResponse {
             arbiter: config.arbiter().clone(),
             owner: config.owner,
             market: config.market,
@@ -34,7 +34,7 @@ pub fn dispatch(deps: Deps, env: Env, msg: QueryMsg) -> StdResult<Binary> {
                 .ok_or_else(|| StdError::not_found(format!("bond of {provider}")))?;
             let stats = market_stats(deps, &config, &addr).map_err(std_err)?;
             let required = required(&config.params, &stats).map_err(std_err)?;
-            to_json_binary(&ProviderBondResponse { bond, required })
+            to_binary(&ProviderBondResponse { bond, required })
         }
         QueryMsg::BidEligibility { provider } => {
             let addr = deps.api.addr_validate(&provider)?;
@@ -45,7 +45,7 @@ pub fn dispatch(deps: Deps, env: Env, msg: QueryMsg) -> StdResult<Binary> {
             };
             let reason =
                 kumo::staking::refusal(&config.params, bond.as_ref(), &stats, env.block.time)?;
-            to_json_binary(&BidEligibilityResponse {
+            to_binary(&BidEligibilityResponse {
                 eligible: reason.is_none(),
                 reason,
                 reputation: bond.map(|b| b.reputation).unwrap_or_default(),
@@ -53,11 +53,11 @@ pub fn dispatch(deps: Deps, env: Env, msg: QueryMsg) -> StdResult<Binary> {
         }
         QueryMsg::Compensation { provider } => {
             let addr = deps.api.addr_validate(&provider)?;
-            to_json_binary(&CompensationPoolResponse {
+            to_binary(&CompensationPoolResponse {
                 pool: POOLS.may_load(deps.storage, addr)?,
             })
         }
-        QueryMsg::Dispute { id } => to_json_binary(&DisputeResponse {
+        QueryMsg::Dispute { id } => to_binary(&DisputeResponse {
             dispute: DISPUTES
                 .may_load(deps.storage, id)?
                 .ok_or_else(|| StdError::not_found(format!("dispute {id}")))?,
@@ -65,16 +65,11 @@ pub fn dispatch(deps: Deps, env: Env, msg: QueryMsg) -> StdResult<Binary> {
         QueryMsg::Disputes { start_after, limit } => {
             let limit = limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT) as usize;
             let disputes = DISPUTES
-                .range(
-                    deps.storage,
-                    start_after.map(Bound::exclusive),
-                    None,
-                    Order::Ascending,
-                )
+                .range(deps.storage, start_after, Order::Ascending)
                 .take(limit)
                 .map(|r| r.map(|(_, d)| d))
-                .collect::<StdResult<_>>()?;
-            to_json_binary(&DisputesResponse { disputes })
+                .collect::<kumo::Result<_>>()?;
+            to_binary(&DisputesResponse { disputes })
         }
     }
 }

@@ -5,15 +5,41 @@ use cosmwasm_std::testing::{
     message_info, mock_dependencies, mock_env, MockApi, MockQuerier, MockStorage,
 };
 use cosmwasm_std::{
-    coins, from_json, to_json_binary, BankMsg, ContractResult, CosmosMsg, Decimal, Decimal256, Env,
-    OwnedDeps, Response, SystemResult, Uint128, WasmQuery,
+    coins, from_json, to_json_binary, BankMsg, Binary, ContractResult, CosmosMsg, Decimal,
+    Decimal256, DepsMut, Env, MessageInfo, OwnedDeps, Response, StdResult, SystemResult, Uint128,
+    WasmQuery,
 };
 use kumo::market::{LeaseResponse, ProviderStats, ProviderStatsResponse, QueryMsg as MarketQuery};
 use kumo::staking::*;
 use kumo::Denom;
 
-use crate::contract::{execute, instantiate, migrate, query};
+use crate::contract;
 use crate::error::ContractError;
+
+/// Every message the tests send goes through JSON as the chain would send it.
+use kumo::json::as_received as json;
+
+fn instantiate(
+    deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    msg: InstantiateMsg,
+) -> Result<Response, ContractError> {
+    contract::instantiate(deps, env, info, json(&msg))
+}
+
+fn execute(
+    deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    msg: ExecuteMsg,
+) -> Result<Response, ContractError> {
+    contract::execute(deps, env, info, json(&msg))
+}
+
+fn query(deps: cosmwasm_std::Deps, env: Env, msg: QueryMsg) -> StdResult<Binary> {
+    contract::query(deps, env, json(&msg))
+}
 
 type Deps = OwnedDeps<MockStorage, MockApi, MockQuerier>;
 const DENOM: &str = "ukumo";
@@ -85,15 +111,23 @@ impl T {
             let msg = match q {
                 // The counters are read raw from the market's `provider_stats` map.
                 WasmQuery::Raw { key, .. } => {
-                    let value = if key.as_slice()[2..].starts_with(b"provider_stats") {
-                        to_json_binary(&stats).unwrap()
-                    } else if key.as_slice()[2..].starts_with(b"leases") && lease_live {
-                        // The market's stored lease record; the staking contract reads its state.
-                        to_json_binary(&kumo::market::LeaseHeader {
+                    let value = if key.as_slice()[2..]
+                        .starts_with(kumo::market::PROVIDER_STATS_NAMESPACE.as_bytes())
+                    {
+                        kumo::codec::Encode::to_bytes(&stats).into()
+                    } else if key.as_slice()[2..]
+                        .starts_with(kumo::market::LEASES_NAMESPACE.as_bytes())
+                        && lease_live
+                    {
+                        // The market's stored lease record starts with its state, which is all
+                        // the staking contract reads.
+                        kumo::codec::Encode::to_bytes(&kumo::market::LeaseHeader {
                             state: serde_json_lease().lease.state,
                         })
-                        .unwrap()
-                    } else if key.as_slice()[2..].starts_with(b"leases") {
+                        .into()
+                    } else if key.as_slice()[2..]
+                        .starts_with(kumo::market::LEASES_NAMESPACE.as_bytes())
+                    {
                         cosmwasm_std::Binary::default()
                     } else {
                         panic!("unexpected raw key {key:?}")
@@ -540,7 +574,7 @@ fn config_is_the_owners_and_params_are_validated() {
         ));
     }
     t.exec("owner", update(params()), &[]).unwrap();
-    migrate(t.deps.as_mut(), t.env.clone(), MigrateMsg {}).unwrap();
+    contract::migrate(t.deps.as_mut(), t.env.clone(), json(&MigrateMsg {})).unwrap();
 }
 
 #[test]

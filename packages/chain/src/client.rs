@@ -59,11 +59,31 @@ pub struct BlockInfo {
     pub chain_id: String,
 }
 
+impl BlockInfo {
+    /// The block's time in whole seconds since the Unix epoch (`None` if the node reported a
+    /// time that is not RFC 3339 or is before 1970).
+    pub fn unix_seconds(&self) -> Option<u64> {
+        let t = cosmrs::tendermint::Time::parse_from_rfc3339(&self.time).ok()?;
+        u64::try_from(t.unix_timestamp()).ok()
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Account {
     pub address: String,
     pub account_number: u64,
     pub sequence: u64,
+    /// `None` until the account's first signed transaction.
+    pub public_key: Option<AccountKey>,
+}
+
+/// An account's public key, as the auth module reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AccountKey {
+    /// A compressed secp256k1 key (33 bytes).
+    Secp256k1(Vec<u8>),
+    /// Another key type (multisig, ed25519, ...), by its type URL.
+    Other { type_url: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -391,6 +411,22 @@ impl Client {
         msgs: Vec<Any>,
         memo: &str,
     ) -> Result<TxResponse, ChainError> {
+        self.sign_and_broadcast_with_timeout(key, msgs, memo, None)
+            .await
+    }
+
+    /// [`Client::sign_and_broadcast`] with a `timeout_height` in the body: no block above that
+    /// height includes the transaction (the chain refuses it with code 30, "tx timeout
+    /// height", see [`ChainError::is_timeout_height`]), so a caller that lost track of it
+    /// (a crash, a lost connection) knows it never landed once the chain is past that height.
+    /// Retries after a stale sequence keep the same timeout height.
+    pub async fn sign_and_broadcast_with_timeout(
+        &self,
+        key: &Key,
+        msgs: Vec<Any>,
+        memo: &str,
+        timeout_height: Option<u64>,
+    ) -> Result<TxResponse, ChainError> {
         let address = self.address(key)?;
         let chain_id = self.chain_id().await?;
         let account = self
@@ -407,7 +443,10 @@ impl Client {
         };
         let mut retries = 0;
         loop {
-            let error = match self.try_sign_and_broadcast(key, &msgs, memo, &signer).await {
+            let error = match self
+                .try_sign_and_broadcast(key, &msgs, memo, timeout_height, &signer)
+                .await
+            {
                 Err(e) if e.is_sequence_mismatch() && retries < SEQUENCE_RETRIES => e,
                 result => return result,
             };
@@ -435,10 +474,18 @@ impl Client {
         key: &Key,
         msgs: &[Any],
         memo: &str,
+        timeout_height: Option<u64>,
         signer: &SignerData,
     ) -> Result<TxResponse, ChainError> {
         // Simulation ignores the fee and runs on an unlimited gas meter.
-        let unpriced = tx::build_signed_tx(key, msgs.to_vec(), memo, signer, &Fee::default());
+        let unpriced = tx::build_signed_tx_with_timeout(
+            key,
+            msgs.to_vec(),
+            memo,
+            timeout_height,
+            signer,
+            &Fee::default(),
+        );
         let gas_used = self.simulate(&unpriced).await?;
         let gas_limit = (gas_used as f64 * self.config.gas_adjustment).ceil() as u64;
         let fee_amount = (gas_limit as f64 * self.config.gas_price_amount).ceil() as u128;
@@ -450,7 +497,14 @@ impl Client {
                 .collect(),
             gas_limit,
         };
-        let signed = tx::build_signed_tx(key, msgs.to_vec(), memo, signer, &fee);
+        let signed = tx::build_signed_tx_with_timeout(
+            key,
+            msgs.to_vec(),
+            memo,
+            timeout_height,
+            signer,
+            &fee,
+        );
         let checked = self.broadcast(&signed).await?.into_result()?;
         self.wait_for_tx(&checked.txhash, self.tx_timeout)
             .await?
@@ -494,8 +548,23 @@ impl Client {
         msg: &impl Serialize,
         funds: &[Coin],
     ) -> Result<TxResponse, ChainError> {
+        self.execute_with_timeout(key, contract, msg, funds, None)
+            .await
+    }
+
+    /// [`Client::execute`] with a `timeout_height` (see
+    /// [`Client::sign_and_broadcast_with_timeout`]).
+    pub async fn execute_with_timeout(
+        &self,
+        key: &Key,
+        contract: &str,
+        msg: &impl Serialize,
+        funds: &[Coin],
+        timeout_height: Option<u64>,
+    ) -> Result<TxResponse, ChainError> {
         let msg = tx::msg_execute(&self.address(key)?, contract, msg, funds)?;
-        self.sign_and_broadcast(key, vec![msg], "").await
+        self.sign_and_broadcast_with_timeout(key, vec![msg], "", timeout_height)
+            .await
     }
 
     pub async fn migrate(
@@ -639,6 +708,25 @@ mod tests {
             gas_denom: "ukumo".into(),
             gas_adjustment: 1.3,
         }
+    }
+
+    #[test]
+    fn block_times_read_as_unix_seconds() {
+        let at = |time: &str| BlockInfo {
+            height: 1,
+            time: time.into(),
+            chain_id: "c".into(),
+        };
+        assert_eq!(at("1970-01-01T00:00:00Z").unix_seconds(), Some(0));
+        assert_eq!(
+            at("2026-11-29T08:03:37.123456789Z").unix_seconds(),
+            Some(1_795_939_417)
+        );
+        assert_eq!(
+            at("2000-02-29T14:00:00+02:00").unix_seconds(),
+            Some(951_825_600)
+        );
+        assert_eq!(at("yesterday").unix_seconds(), None);
     }
 
     #[test]

@@ -97,6 +97,7 @@ fn tx_hint(codespace: &str, code: u32) -> &'static str {
         ("sdk", 11) => "; out of gas: raise the gas adjustment",
         ("sdk", 13) => "; the fee is too low: raise the gas price to the node's minimum",
         ("sdk", 19) => "; the same transaction is already in the mempool",
+        ("sdk", 30) => "; the chain passed the transaction's timeout height: it can never be included, sign it again",
         ("sdk", 32) => "; another transaction from this account got in first: retry",
         _ => "",
     }
@@ -126,6 +127,19 @@ impl ChainError {
                 message.contains("account sequence mismatch")
                     || message.contains("incorrect account sequence")
             }
+            _ => false,
+        }
+    }
+
+    /// True when the chain refused the transaction because it passed the transaction's
+    /// `timeout_height` (the SDK's `ErrTxTimeoutHeight`, code 30): it was not included and
+    /// never can be.
+    pub fn is_timeout_height(&self) -> bool {
+        match self {
+            ChainError::TxFailed {
+                code, codespace, ..
+            } => *code == 30 && codespace == "sdk",
+            ChainError::SimulationFailed { message } => message.contains("tx timeout height"),
             _ => false,
         }
     }
@@ -173,5 +187,31 @@ mod tests {
             log: String::new(),
         };
         assert!(!wasm.is_sequence_mismatch());
+    }
+
+    #[test]
+    fn timeout_height_is_recognised() {
+        let check = ChainError::TxFailed {
+            txhash: "AA".into(),
+            code: 30,
+            codespace: "sdk".into(),
+            log: "block height: 12, timeout height: 11: tx timeout height".into(),
+        };
+        assert!(check.is_timeout_height());
+        assert!(
+            check.to_string().contains("can never be included"),
+            "{check}"
+        );
+        let sim = ChainError::SimulationFailed {
+            message: "block height: 12, timeout height: 11: tx timeout height".into(),
+        };
+        assert!(sim.is_timeout_height());
+        let wasm = ChainError::TxFailed {
+            txhash: "AA".into(),
+            code: 30,
+            codespace: "wasm".into(),
+            log: String::new(),
+        };
+        assert!(!wasm.is_timeout_height());
     }
 }

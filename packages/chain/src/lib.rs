@@ -29,13 +29,14 @@ pub mod kumo;
 pub mod tx;
 
 pub use client::{
-    Account, BlockInfo, Client, ClientConfig, CodeInfo, ContractInfo, Event, NodeInfo, TxResponse,
+    Account, AccountKey, BlockInfo, Client, ClientConfig, CodeInfo, ContractInfo, Event, NodeInfo,
+    TxResponse,
 };
 pub use deploy::{deploy_suite, DeployedSuite, SuiteConfig};
 pub use error::ChainError;
 pub use keys::{Key, KeyInfo, Keyring};
 pub use kumo::KumoContracts;
-pub use tx::{build_signed_tx, Fee, SignerData};
+pub use tx::{build_signed_tx, build_signed_tx_with_timeout, Fee, SignerData};
 
 /// Re-exported so callers can build messages without depending on cosmrs themselves.
 pub use cosmrs::Any;

@@ -41,9 +41,24 @@ pub fn build_signed_tx(
     signer: &SignerData,
     fee: &Fee,
 ) -> Vec<u8> {
+    build_signed_tx_with_timeout(key, msgs, memo, None, signer, fee)
+}
+
+/// [`build_signed_tx`] with a `timeout_height`: the chain refuses the transaction in any block
+/// above that height (the SDK's `TxTimeoutHeightDecorator`, code 30), so once the chain is past
+/// it, a transaction that is not in a block never will be. `None` (or 0) sets none.
+pub fn build_signed_tx_with_timeout(
+    key: &Key,
+    msgs: Vec<Any>,
+    memo: &str,
+    timeout_height: Option<u64>,
+    signer: &SignerData,
+    fee: &Fee,
+) -> Vec<u8> {
     let body_bytes = TxBody {
         messages: msgs,
         memo: memo.into(),
+        timeout_height: timeout_height.unwrap_or(0),
         ..Default::default()
     }
     .encode_to_vec();
@@ -363,6 +378,27 @@ mod tests {
         assert!(verifying
             .verify(&other.encode_to_vec(), &signature)
             .is_err());
+    }
+
+    #[test]
+    fn timeout_height_is_in_the_signed_body() {
+        let key = Key::from_mnemonic(ABANDON).unwrap();
+        let msg = msg_send("a", "b", &coins(1, "ukumo"));
+        let signer = SignerData {
+            chain_id: "test-1".into(),
+            account_number: 1,
+            sequence: 0,
+        };
+        let fee = Fee::default();
+        let bytes =
+            build_signed_tx_with_timeout(&key, vec![msg.clone()], "", Some(42), &signer, &fee);
+        let tx = Tx::from_bytes(&bytes).unwrap();
+        assert_eq!(tx.body.timeout_height.value(), 42);
+        // None is the plain transaction, byte for byte.
+        assert_eq!(
+            build_signed_tx_with_timeout(&key, vec![msg.clone()], "", None, &signer, &fee),
+            build_signed_tx(&key, vec![msg], "", &signer, &fee)
+        );
     }
 
     #[test]

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
 use clap::Args;
+
+use crate::ctx::{runtime, spin, Globals};
 use cosmwasm_std::coins;
 use kumo_chain::{deploy, Client, ClientConfig, Key};
 
@@ -14,22 +16,14 @@ use kumo_chain::{deploy, Client, ClientConfig, Key};
 pub const DEV_MNEMONIC: &str =
     "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
 
+/// The devnet keeps its state, compiled wasm and suite addresses in HOME/devnet (`--home`).
 #[derive(Debug, Args)]
 pub struct DevnetArgs {
-    /// Data directory (state, compiled wasm, suite addresses) [default: ~/.kumo/devnet]
-    #[arg(long)]
-    pub home: Option<PathBuf>,
     /// Address for the REST API.
     #[arg(long, default_value = "127.0.0.1:1317")]
     pub listen: SocketAddr,
     #[arg(long, default_value = "kumo-devnet-1")]
     pub chain_id: String,
-    /// Bech32 prefix of addresses.
-    #[arg(long, default_value = "kumo")]
-    pub prefix: String,
-    /// Fee and staking denom.
-    #[arg(long, default_value = "ukumo")]
-    pub denom: String,
     /// Seconds between blocks.
     #[arg(long, default_value_t = 1.0)]
     pub block_time: f64,
@@ -51,21 +45,13 @@ pub struct DevnetArgs {
     pub exit_after_deploy: bool,
 }
 
+/// The chain is `--node`, addressed with `--prefix`; fees are paid in `--denom` at `--gas-price`.
+/// The addresses are printed as JSON, and written to `--suite FILE` when it is given.
 #[derive(Debug, Args)]
 pub struct DeploySuiteArgs {
-    /// REST endpoint of the chain (wasmd's API, port 1317).
-    #[arg(long, default_value = "http://127.0.0.1:1317")]
-    pub node: String,
     /// Environment variable holding the deployer's mnemonic.
     #[arg(long, default_value = "KUMO_MNEMONIC")]
     pub mnemonic_env: String,
-    #[arg(long, default_value = "kumo")]
-    pub prefix: String,
-    /// Fee denom; the suite's escrow accepts it and bids are deposited in it.
-    #[arg(long, default_value = "ukumo")]
-    pub denom: String,
-    #[arg(long, default_value_t = 0.025)]
-    pub gas_price: f64,
     #[arg(long, default_value = "artifacts")]
     pub artifacts: PathBuf,
     /// Deploy the staking contract too (providers must bond to bid).
@@ -76,20 +62,10 @@ pub struct DeploySuiteArgs {
     pub owner: Option<String>,
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")
-}
-
-pub fn devnet(args: DevnetArgs) -> anyhow::Result<ExitCode> {
-    let home = match &args.home {
-        Some(h) => h.clone(),
-        None => std::env::var_os("HOME")
-            .map(|h| PathBuf::from(h).join(".kumo/devnet"))
-            .ok_or_else(|| anyhow!("HOME is not set; pass --home DIR"))?,
-    };
+pub fn devnet(g: &Globals, args: DevnetArgs) -> anyhow::Result<ExitCode> {
+    let home = g.home()?.join("devnet");
+    let prefix = g.prefix.clone();
+    let denom = g.denom.clone();
     if !(args.block_time > 0.0 && args.block_time <= 600.0) {
         bail!(
             "--block-time must be between 0 and 600 seconds, got {}",
@@ -108,19 +84,19 @@ pub fn devnet(args: DevnetArgs) -> anyhow::Result<ExitCode> {
         .context("deriving the genesis accounts from the mnemonic")?;
     let addresses = keys
         .iter()
-        .map(|k| k.address(&args.prefix))
+        .map(|k| k.address(&prefix))
         .collect::<Result<Vec<_>, _>>()
-        .with_context(|| format!("--prefix {:?} is not a valid bech32 prefix", args.prefix))?;
+        .with_context(|| format!("--prefix {:?} is not a valid bech32 prefix", prefix))?;
     let fresh = !home.join("state.log").exists();
     let app = kumo_devnet::App::open(kumo_devnet::Config {
         chain_id: args.chain_id.clone(),
-        prefix: args.prefix.clone(),
-        denom: args.denom.clone(),
+        prefix: prefix.clone(),
+        denom: denom.clone(),
         min_gas_price: 0.0,
         home: home.clone(),
         genesis: addresses
             .iter()
-            .map(|a| (a.clone(), coins(1_000_000_000_000_000, &args.denom)))
+            .map(|a| (a.clone(), coins(1_000_000_000_000_000, &denom)))
             .collect(),
     })
     .map_err(|e| anyhow!("{e}"))
@@ -149,17 +125,20 @@ pub fn devnet(args: DevnetArgs) -> anyhow::Result<ExitCode> {
             let client = Client::new(
                 devnet.url(),
                 ClientConfig {
-                    prefix: args.prefix.clone(),
+                    prefix: prefix.clone(),
                     gas_price_amount: 0.0,
-                    gas_denom: args.denom.clone(),
+                    gas_denom: denom.clone(),
                     gas_adjustment: 1.3,
                 },
             )?;
-            let mut config = deploy::default_config(&args.denom);
-            config.staking = Some(deploy::staking_params(&args.denom));
-            let suite = deploy::deploy_suite(&client, &keys[0], &args.artifacts, &config)
-                .await
-                .context("deploying the Kumo suite")?;
+            let mut config = deploy::default_config(&denom);
+            config.staking = Some(deploy::staking_params(&denom));
+            let suite = spin(
+                "deploying the Kumo suite".into(),
+                deploy::deploy_suite(&client, &keys[0], &args.artifacts, &config),
+            )
+            .await
+            .context("deploying the Kumo suite")?;
             for (_, id) in &suite.code_ids {
                 devnet.app().pin_code(*id).map_err(|e| anyhow!("{e}"))?;
             }
@@ -178,7 +157,7 @@ pub fn devnet(args: DevnetArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-pub fn deploy_suite(args: DeploySuiteArgs) -> anyhow::Result<ExitCode> {
+pub fn deploy_suite(g: &Globals, args: DeploySuiteArgs) -> anyhow::Result<ExitCode> {
     let mnemonic = std::env::var(&args.mnemonic_env).map_err(|_| {
         anyhow!(
             "set {} to the deployer's mnemonic (or pass --mnemonic-env VAR)",
@@ -187,22 +166,24 @@ pub fn deploy_suite(args: DeploySuiteArgs) -> anyhow::Result<ExitCode> {
     })?;
     let key = Key::from_mnemonic(&mnemonic)?;
     runtime()?.block_on(async move {
-        let client = Client::new(
-            &args.node,
-            ClientConfig {
-                prefix: args.prefix.clone(),
-                gas_price_amount: args.gas_price,
-                gas_denom: args.denom.clone(),
-                gas_adjustment: 1.3,
-            },
-        )?;
-        let mut config = deploy::default_config(&args.denom);
+        let client = g.client()?;
+        let mut config = deploy::default_config(&g.denom);
         config.owner = args.owner.clone();
         if args.staking {
-            config.staking = Some(deploy::staking_params(&args.denom));
+            config.staking = Some(deploy::staking_params(&g.denom));
         }
-        let suite = deploy::deploy_suite(&client, &key, &args.artifacts, &config).await?;
-        println!("{}", serde_json::to_string_pretty(&suite)?);
+        let suite = spin(
+            "deploying the suite: storing and instantiating the contracts".into(),
+            deploy::deploy_suite(&client, &key, &args.artifacts, &config),
+        )
+        .await
+        .map_err(|e| g.explain(e))?;
+        let json = serde_json::to_string_pretty(&suite)?;
+        if let Some(path) = &g.suite {
+            std::fs::write(path, &json)
+                .with_context(|| format!("writing the suite file {}", path.display()))?;
+        }
+        println!("{json}");
         Ok(ExitCode::SUCCESS)
     })
 }

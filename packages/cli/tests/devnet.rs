@@ -25,7 +25,7 @@ fn devnet_starts_deploys_the_suite_and_keeps_it_across_restarts() {
     run()
         .stdout(contains("account 0: kumo1"))
         .stdout(contains("\"market\": \"kumo1"));
-    let suite = std::fs::read_to_string(home.path().join("suite.json")).unwrap();
+    let suite = std::fs::read_to_string(home.path().join("devnet/suite.json")).unwrap();
     // A restart reopens the same chain and does not deploy again.
     run().stdout(contains(suite.trim()));
 }
@@ -82,7 +82,9 @@ fn deploy_suite_says_when_the_node_is_unreachable() {
         )
         .assert()
         .failure()
-        .stderr(contains("could not reach the node"));
+        .stderr(contains(
+            "cannot reach the node at http://127.0.0.1:9: start one with `kumo devnet`",
+        ));
 }
 
 #[test]

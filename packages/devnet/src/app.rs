@@ -284,6 +284,16 @@ impl App {
 
     /// The SDK's ante handler chain, in its order.
     fn ante(&mut self, tx: &Decoded, tx_len: usize, mode: Mode) -> Result<Vec<Event>, AbciError> {
+        // TxTimeoutHeightDecorator: CheckTx and simulation run at the latest committed height
+        // (the SDK's check state), DeliverTx at the block's; a tx past its timeout fails before
+        // it pays a fee or uses its sequence.
+        let height = self.height();
+        let timeout = tx.body.timeout_height;
+        if timeout > 0 && height > timeout {
+            return Err(AbciError::tx_timeout_height(format!(
+                "block height: {height}, timeout height: {timeout}"
+            )));
+        }
         let e = &self.engine;
         let fee = tx.auth_info.fee.clone().unwrap_or_default();
         let gas_limit = fee.gas_limit;
@@ -1043,6 +1053,123 @@ mod tests {
             rfc3339(Timestamp::from_seconds(1_700_000_000)),
             "2023-11-14T22:13:20.000000000Z"
         );
+    }
+
+    /// A chain with one funded secp256k1 account; the tempdir keeps its home alive.
+    fn funded_chain() -> (
+        App,
+        cosmrs::crypto::secp256k1::SigningKey,
+        tempfile::TempDir,
+    ) {
+        let home = tempfile::tempdir().unwrap();
+        let key = cosmrs::crypto::secp256k1::SigningKey::from_slice(&[7u8; 32]).unwrap();
+        let address = key.public_key().account_id("kumo").unwrap().to_string();
+        let app = App::open(Config {
+            chain_id: "kumo-devnet-1".into(),
+            prefix: "kumo".into(),
+            denom: "ukumo".into(),
+            min_gas_price: 0.0,
+            home: home.path().to_path_buf(),
+            genesis: vec![(address, vec![Coin::new(1_000_000u128, "ukumo")])],
+        })
+        .unwrap();
+        (app, key, home)
+    }
+
+    /// A signed `MsgSend` of 1ukumo to another account, with `timeout_height` (0: none).
+    fn send_tx(
+        app: &App,
+        key: &cosmrs::crypto::secp256k1::SigningKey,
+        sequence: u64,
+        timeout_height: u32,
+    ) -> Vec<u8> {
+        let from = key.public_key().account_id("kumo").unwrap();
+        let account = app.account(from.as_ref()).unwrap().unwrap();
+        let to = cosmrs::crypto::secp256k1::SigningKey::from_slice(&[8u8; 32])
+            .unwrap()
+            .public_key()
+            .account_id("kumo")
+            .unwrap();
+        let msg = cosmrs::bank::MsgSend {
+            from_address: from,
+            to_address: to,
+            amount: vec![cosmrs::Coin::new(1, "ukumo").unwrap()],
+        };
+        use cosmrs::tx::Msg;
+        let body = cosmrs::tx::Body::new(vec![msg.to_any().unwrap()], "", timeout_height);
+        let auth_info = cosmrs::tx::SignerInfo::single_direct(Some(key.public_key()), sequence)
+            .auth_info(cosmrs::tx::Fee::from_amount_and_gas(
+                cosmrs::Coin::new(1000, "ukumo").unwrap(),
+                200_000u64,
+            ));
+        cosmrs::tx::SignDoc::new(
+            &body,
+            &auth_info,
+            &"kumo-devnet-1".parse().unwrap(),
+            account.account_number,
+        )
+        .unwrap()
+        .sign(key)
+        .unwrap()
+        .to_bytes()
+        .unwrap()
+    }
+
+    fn sequence(app: &App, key: &cosmrs::crypto::secp256k1::SigningKey) -> u64 {
+        let address = key.public_key().account_id("kumo").unwrap();
+        app.account(address.as_ref()).unwrap().unwrap().sequence
+    }
+
+    #[test]
+    fn timeout_height_is_enforced_in_check_tx_simulation_and_deliver_tx() {
+        let (mut app, key, _home) = funded_chain();
+        app.produce_block().unwrap();
+        app.produce_block().unwrap();
+        let height = app.height();
+        assert_eq!(height, 2);
+
+        // Already past it: CheckTx and simulation refuse it (code 30, sdk), nothing is kept.
+        let late = send_tx(&app, &key, 0, 1);
+        let checked = app.broadcast(&late);
+        assert_eq!((checked.codespace.as_str(), checked.code), ("sdk", 30));
+        assert_eq!(
+            checked.raw_log,
+            "block height: 2, timeout height: 1: tx timeout height"
+        );
+        let simulated = app.simulate(&late);
+        assert_eq!((simulated.codespace.as_str(), simulated.code), ("sdk", 30));
+        assert_eq!(app.mempool_len(), 0);
+
+        // At the committed height: CheckTx takes it (the SDK's check state is at the last
+        // block), but the next block is past it: DeliverTx refuses it, and it neither pays its
+        // fee nor uses its sequence.
+        let balance = app.balance(app.fee_collector(), "ukumo").unwrap();
+        let edge = send_tx(&app, &key, 0, 2);
+        let checked = app.broadcast(&edge);
+        assert_eq!(checked.code, 0, "{}", checked.raw_log);
+        app.produce_block().unwrap();
+        let delivered = app.tx(&checked.txhash).expect("in the block, failed");
+        assert_eq!((delivered.codespace.as_str(), delivered.code), ("sdk", 30));
+        assert_eq!(delivered.height, 3);
+        assert_eq!(
+            delivered.raw_log,
+            "block height: 3, timeout height: 2: tx timeout height"
+        );
+        assert_eq!(sequence(&app, &key), 0);
+        assert_eq!(app.balance(app.fee_collector(), "ukumo").unwrap(), balance);
+
+        // Ahead of the chain, or none at all: included.
+        let ahead = send_tx(&app, &key, 0, 10);
+        let checked = app.broadcast(&ahead);
+        assert_eq!(checked.code, 0, "{}", checked.raw_log);
+        app.produce_block().unwrap();
+        assert_eq!(app.tx(&checked.txhash).unwrap().code, 0);
+        let none = send_tx(&app, &key, 1, 0);
+        let checked = app.broadcast(&none);
+        assert_eq!(checked.code, 0, "{}", checked.raw_log);
+        app.produce_block().unwrap();
+        assert_eq!(app.tx(&checked.txhash).unwrap().code, 0);
+        assert_eq!(sequence(&app, &key), 2);
     }
 
     #[test]

@@ -59,6 +59,7 @@ codes! {
     invalid_request => ("sdk", 18, "invalid request"),
     tx_in_mempool => ("sdk", 19, "tx already in mempool"),
     tx_too_large => ("sdk", 21, "tx too large"),
+    tx_timeout_height => ("sdk", 30, "tx timeout height"),
     wrong_sequence => ("sdk", 32, "incorrect account sequence"),
     invalid_chain_id => ("sdk", 39, "invalid chain-id"),
     create_failed => ("wasm", 2, "create wasm contract failed"),

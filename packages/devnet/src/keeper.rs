@@ -725,6 +725,21 @@ impl Engine {
         if let Some(a) = self.with_ctx(|c| c.load_account(&k))? {
             return Ok(a);
         }
+        self.new_account(address, &k)
+    }
+
+    /// The bank's `SendCoins` step for the recipient: its account is created if missing, found
+    /// with a `has` as the SDK's `HasAccount` does (not a read of the account).
+    fn create_account_if_missing(&self, address: &str) -> Result<(), AbciError> {
+        let canonical = self.canonical(address)?;
+        let k = key(prefix::ACCOUNT, &[&canonical]);
+        if !self.with_ctx(|c| c.has(&k))? {
+            self.new_account(address, &k)?;
+        }
+        Ok(())
+    }
+
+    fn new_account(&self, address: &str, k: &[u8]) -> Result<Account, AbciError> {
         let number = self.with_ctx(|c| c.next_sequence(b"accountNumber"))? - 1;
         let account = Account {
             address: address.to_string(),
@@ -732,7 +747,7 @@ impl Engine {
             sequence: 0,
             pub_key: None,
         };
-        self.with_ctx(|c| c.save_account(&k, &account))?;
+        self.with_ctx(|c| c.save_account(k, &account))?;
         Ok(account)
     }
 
@@ -798,7 +813,7 @@ impl Engine {
             let theirs = self.balance(to, &coin.denom)?;
             self.set_balance(to, &coin.denom, theirs + coin.amount)?;
         }
-        self.ensure_account(to)?;
+        self.create_account_if_missing(to)?;
         let amount = coins_string(coins);
         Ok(vec![
             Event::new("coin_spent")

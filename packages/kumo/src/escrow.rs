@@ -158,6 +158,46 @@ pub enum ExecuteMsg {
     Unpause {},
 }
 
+/// The escrow messages the market sends: these [`ExecuteMsg`] variants, same JSON (tested), as
+/// their own type so that the market's wasm writes these six only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MarketCall {
+    OpenAccount {
+        id: AccountId,
+        owner: String,
+        depositor: String,
+    },
+    OpenPayment {
+        account: AccountId,
+        lease: LeaseId,
+        payee: String,
+        rate: Decimal256,
+    },
+    ClosePayment {
+        lease: LeaseId,
+        refund_since: Option<Timestamp>,
+    },
+    CloseAccount {
+        id: AccountId,
+    },
+    Deposit {
+        id: AccountId,
+        depositor: Option<String>,
+    },
+    Withdraw {
+        lease: LeaseId,
+    },
+}
+
+crate::json_enum!(MarketCall {
+    "open_account" => OpenAccount { id, owner, depositor },
+    "open_payment" => OpenPayment { account, lease, payee, rate },
+    "close_payment" => ClosePayment { lease, refund_since: default },
+    "close_account" => CloseAccount { id },
+    "deposit" => Deposit { id, depositor },
+    "withdraw" => Withdraw { lease },
+});
+
 /// The `msg` of a CW20 `Send` to the escrow.
 #[cw_serde]
 pub enum ReceiveMsg {
@@ -342,3 +382,191 @@ pub struct AllowanceResponse {
 pub struct AllowancesResponse {
     pub allowances: Vec<Allowance>,
 }
+
+// The escrow's stored records (`kumo::codec`).
+crate::codec_struct!(DenomConfig {
+    denom,
+    min_deposit,
+    take_rate
+});
+crate::codec_struct!(EscrowParams {
+    max_depositors,
+    max_payments,
+    settle_bounty
+});
+crate::codec_enum!(AccountState {
+    Open,
+    Overdrawn,
+    Closed
+});
+crate::codec_enum!(PaymentState {
+    Open,
+    Overdrawn,
+    Closed
+});
+crate::codec_struct!(Payment {
+    lease,
+    account,
+    payee,
+    rate,
+    state,
+    balance,
+    withdrawn,
+    unsettled
+});
+crate::codec_struct!(Allowance {
+    granter,
+    grantee,
+    denom,
+    remaining,
+    expires
+});
+
+impl crate::codec::Encode for AccountId {
+    fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            AccountId::Deployment(d) => {
+                out.push(0);
+                d.encode(out);
+            }
+            AccountId::Bid(b) => {
+                out.push(1);
+                b.encode(out);
+            }
+        }
+    }
+}
+
+impl crate::codec::Decode for AccountId {
+    fn decode(r: &mut crate::codec::Reader) -> crate::codec::DecodeResult<Self> {
+        Ok(match r.byte()? {
+            0 => AccountId::Deployment(crate::codec::Decode::decode(r)?),
+            _ => AccountId::Bid(crate::codec::Decode::decode(r)?),
+        })
+    }
+}
+
+// The messages the market sends, written through `crate::json::ToJson`.
+crate::json_enum!(AccountId {
+    "deployment" => Deployment(_),
+    "bid" => Bid(_),
+});
+crate::json_struct!(DenomConfig {
+    denom,
+    min_deposit,
+    take_rate
+});
+crate::json_struct!(EscrowParams {
+    max_depositors,
+    max_payments,
+    settle_bounty
+});
+crate::json_enum!(ExecuteMsg {
+    "open_account" => OpenAccount { id, owner, depositor },
+    "open_payment" => OpenPayment { account, lease, payee, rate },
+    "close_payment" => ClosePayment { lease, refund_since: default },
+    "close_account" => CloseAccount { id },
+    "deposit" => Deposit { id, depositor },
+    "deposit_from_allowance" => DepositFromAllowance { id, granter, amount },
+    "grant_allowance" => GrantAllowance { grantee, expires },
+    "revoke_allowance" => RevokeAllowance { grantee, denom },
+    "withdraw" => Withdraw { lease },
+    "settle" => Settle { id },
+    "receive" => Receive(_),
+    "update_config" => UpdateConfig { owner, market, treasury, guardian, params },
+    "set_denom" => SetDenom { config },
+    "remove_denom" => RemoveDenom { denom },
+    "pause" => Pause {},
+    "unpause" => Unpause {},
+});
+crate::json_enum!(ReceiveMsg {
+    "open_account" => OpenAccount { id, owner, depositor },
+    "deposit" => Deposit { id, depositor },
+    "grant_allowance" => GrantAllowance { grantee, expires },
+});
+
+// The escrow's own messages and responses, through `crate::json` (one JSON visitor, hand-written
+// output, instead of serde's code per type in the wasm).
+crate::json_struct!(InstantiateMsg {
+    owner,
+    market,
+    treasury,
+    guardian,
+    params,
+    denoms
+});
+crate::json_struct!(MigrateMsg {});
+crate::json_enum!(QueryMsg {
+    "config" => Config {},
+    "denoms" => Denoms {},
+    "account" => Account { id },
+    "payment" => Payment { lease },
+    "payments" => Payments { account },
+    "allowance" => Allowance { granter, grantee, denom },
+    "allowances" => Allowances { granter, start_after, limit },
+});
+crate::json_struct!(ConfigResponse {
+    owner,
+    market,
+    treasury,
+    guardian,
+    params,
+    paused
+});
+crate::json_struct!(DenomsResponse { denoms });
+crate::json_enum!(AccountState {
+    "open" => Open,
+    "overdrawn" => Overdrawn,
+    "closed" => Closed,
+});
+crate::json_enum!(DepositSource {
+    "direct" => Direct,
+    "allowance" => Allowance { grantee },
+});
+crate::json_struct!(Depositor {
+    owner,
+    source,
+    balance
+});
+crate::json_struct!(Account {
+    id,
+    owner,
+    denom,
+    state,
+    balance,
+    rate,
+    settled_at,
+    transferred,
+    held,
+    depositors
+});
+crate::json_struct!(AccountResponse {
+    account,
+    funded_until
+});
+crate::json_enum!(PaymentState {
+    "open" => Open,
+    "overdrawn" => Overdrawn,
+    "closed" => Closed,
+});
+crate::json_struct!(Payment {
+    lease,
+    account,
+    payee,
+    rate,
+    state,
+    balance,
+    withdrawn,
+    unsettled
+});
+crate::json_struct!(PaymentResponse { payment });
+crate::json_struct!(PaymentsResponse { payments });
+crate::json_struct!(Allowance {
+    granter,
+    grantee,
+    denom,
+    remaining,
+    expires
+});
+crate::json_struct!(AllowanceResponse { allowance });
+crate::json_struct!(AllowancesResponse { allowances });

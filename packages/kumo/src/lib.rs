@@ -8,12 +8,16 @@
 //!   [`staking`], [`governance`], [`gateway`] (and its client).
 
 pub mod attributes;
+pub mod codec;
 pub mod deployment;
+pub mod entry;
+pub mod error;
 pub mod escrow;
 pub mod funds;
 pub mod gateway;
 pub mod governance;
 pub mod ids;
+pub mod json;
 pub mod market;
 pub mod matching;
 pub mod registry;
@@ -22,6 +26,7 @@ pub mod staking;
 
 pub use attributes::{Attribute, PlacementRequirements, SignedBy};
 pub use deployment::{DecCoin, GroupSpec, ResourceUnit};
+pub use error::{Error, Result};
 pub use funds::{Asset, Denom};
 pub use ids::{BidId, DeploymentId, GroupId, LeaseId, OrderId};
 pub use resources::{Cpu, Endpoint, EndpointKind, Gpu, Memory, Resources, StorageVolume};

@@ -80,6 +80,16 @@ pub struct MarketParams {
     pub max_auction_window: u64,
 }
 
+crate::codec_struct!(MarketParams {
+    block_time_ms,
+    order_max_bids,
+    bid_min_deposits,
+    max_groups,
+    min_reclamation_window,
+    max_reclamation_window,
+    max_auction_window
+});
+
 impl Default for MarketParams {
     fn default() -> Self {
         Self {
@@ -113,12 +123,14 @@ pub struct NewDeployment {
     pub version: HexBinary,
     /// If set, bids are collected for this many seconds and `CloseAuction` then leases the
     /// lowest price; without it the tenant picks any open bid (Akash's behaviour).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auction_window: Option<u64>,
     /// The shortest reclamation window the tenant accepts from providers, seconds; `None` means
     /// none is required.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reclamation_min_window: Option<u64>,
     /// The track record a provider needs to bid (Kumo); `None` accepts any provider.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_record: Option<RecordRequirement>,
 }
 
@@ -142,6 +154,7 @@ pub struct NewBid {
     pub price: Decimal256,
     /// Seconds the provider promises to keep running after it starts reclaiming the lease;
     /// required (and bounded) when the order asks for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reclamation_window: Option<u64>,
     /// What the provider offers per resource unit of the group (Akash `ResourcesOffer`); when
     /// given, it must name every unit once with the count the group asks for.
@@ -328,7 +341,7 @@ pub struct Group {
 #[cw_serde]
 pub struct Order {
     pub id: OrderId,
-    /// Global creation number: `OpenOrders` lists oldest first by it.
+    /// Global creation number (orders are numbered in the order they were created).
     pub seq: u64,
     pub state: OrderState,
     pub price: Decimal256,
@@ -388,7 +401,8 @@ pub enum QueryMsg {
     Group { id: GroupId },
     #[returns(OrderResponse)]
     Order { id: OrderId },
-    /// Open orders, oldest first: what providers watch.
+    /// Open orders by id (owner, then `dseq`, `gseq`, `oseq`): what providers watch. A
+    /// `start_after` naming an order that has closed since still resumes after it.
     #[returns(OrdersResponse)]
     OpenOrders {
         start_after: Option<OrderId>,
@@ -403,7 +417,8 @@ pub enum QueryMsg {
         start_after: Option<String>,
         limit: Option<u32>,
     },
-    /// One provider's bids that are still open.
+    /// One provider's bids that are still open, by order id. `start_after` is the last bid of
+    /// the previous page; it resumes after that bid's order even once the bid has closed.
     #[returns(BidsResponse)]
     ProviderBids {
         provider: String,
@@ -419,7 +434,7 @@ pub enum QueryMsg {
         start_after: Option<LeaseId>,
         limit: Option<u32>,
     },
-    /// A provider's leases that are not closed.
+    /// A provider's leases that are not closed, by order id (`start_after` as `ProviderBids`).
     #[returns(LeasesResponse)]
     ProviderLeases {
         provider: String,
@@ -491,12 +506,18 @@ pub struct LeasesResponse {
 
 /// Where the market keeps each provider's counters: the registry and the staking contract read
 /// them raw (one store read) rather than through a smart query (a whole contract instance).
-pub const PROVIDER_STATS: cw_storage_plus::Map<&cosmwasm_std::Addr, ProviderStats> =
-    cw_storage_plus::Map::new("provider_stats");
+/// Stored in the binary form of [`crate::codec`]: every `CreateBid` writes this record (30 gas
+/// per byte).
+/// The namespace of the market's provider counters: short, as every key of the market's hot
+/// paths (SDK gas charges 30 per byte written, key included).
+pub const PROVIDER_STATS_NAMESPACE: &str = "ps";
+
+pub const PROVIDER_STATS: crate::codec::PackedMap<&cosmwasm_std::Addr, ProviderStats> =
+    crate::codec::PackedMap::new(PROVIDER_STATS_NAMESPACE);
 
 /// A provider's counters as the market stores them, kept up to date on every bid and lease
-/// transition (O(1)); `ProviderStats` queries answer them as [`ProviderStatsResponse`]. Short
-/// field names and skipped zeros: every `CreateBid` writes this record (30 gas per byte).
+/// transition (O(1)); `ProviderStats` queries answer them as [`ProviderStatsResponse`]. The two
+/// counters come first: [`ProviderCounts`] decodes only them.
 #[derive(serde::Serialize, serde::Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct ProviderStats {
     #[serde(rename = "a", default, skip_serializing_if = "is_zero")]
@@ -590,16 +611,66 @@ pub struct ProviderCounts {
     pub open_bids: u64,
 }
 
-pub const PROVIDER_COUNTS: cw_storage_plus::Map<&cosmwasm_std::Addr, ProviderCounts> =
-    cw_storage_plus::Map::new("provider_stats");
+pub const PROVIDER_COUNTS: crate::codec::PackedMap<&cosmwasm_std::Addr, ProviderCounts> =
+    crate::codec::PackedMap::new(PROVIDER_STATS_NAMESPACE);
+
+crate::codec_struct!(ProviderStats {
+    active_leases,
+    open_bids,
+    lease_rates,
+    bid_deposits,
+    record
+});
+crate::codec_struct!(ProviderCounts {
+    active_leases,
+    open_bids
+});
+crate::codec_struct!(LeaseRecord {
+    completed,
+    closed_by_tenant,
+    closed_by_provider,
+    closed_absent
+});
 
 /// A lease's state, read from the market's `leases` map with the other fields skipped; closed
-/// leases are deleted, so a missing entry is a lease that is not live.
+/// leases are deleted, so a missing entry is a lease that is not live. The market's stored
+/// lease record starts with this state ([`crate::codec`]).
 #[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LeaseHeader {
     #[serde(rename = "s")]
     pub state: LeaseState,
 }
+
+crate::codec_struct!(LeaseHeader { state });
+crate::codec_enum!(DeploymentState { Active, Closed });
+crate::codec_enum!(GroupState {
+    Open,
+    Paused,
+    InsufficientFunds,
+    Closed
+});
+crate::codec_enum!(OrderState {
+    Open,
+    Active,
+    Closed
+});
+crate::codec_enum!(BidState {
+    Open,
+    Active,
+    Lost,
+    Closed
+});
+crate::codec_enum!(LeaseState {
+    Active,
+    Reclaiming,
+    InsufficientFunds,
+    Closed
+});
+crate::codec_struct!(RecordRequirement {
+    min_leases_completed,
+    max_closed_by_provider,
+    max_slashes
+});
 
 pub type LeaseKey<'a> = (
     &'a cosmwasm_std::Addr,
@@ -608,8 +679,11 @@ pub type LeaseKey<'a> = (
 );
 
 /// The market's leases, keyed so that one tenant's leases are a prefix (raw reads only).
-pub const LEASE_HEADERS: cw_storage_plus::Map<LeaseKey<'static>, LeaseHeader> =
-    cw_storage_plus::Map::new("leases");
+pub const LEASE_HEADERS: crate::codec::PackedMap<LeaseKey<'static>, LeaseHeader> =
+    crate::codec::PackedMap::new(LEASES_NAMESPACE);
+
+/// The namespace of the market's lease map (one letter: every lease key carries it).
+pub const LEASES_NAMESPACE: &str = "l";
 
 pub fn lease_key(id: &crate::BidId) -> LeaseKey<'_> {
     (&id.owner, id.dseq, (id.gseq, id.oseq, &id.provider))
@@ -644,3 +718,204 @@ pub struct LeaseRecord {
     /// Closed because the provider was absent (20001).
     pub closed_absent: u64,
 }
+
+// The market's messages, decoded through `crate::json` (one JSON visitor instead of one per type).
+crate::json_struct!(MarketParams {
+    block_time_ms,
+    order_max_bids,
+    bid_min_deposits,
+    max_groups,
+    min_reclamation_window,
+    max_reclamation_window,
+    max_auction_window
+});
+crate::json_struct!(InstantiateMsg {
+    owner,
+    registry,
+    escrow,
+    staking,
+    guardian,
+    params
+});
+// Absent options are left out of these two: they are the transactions tenants and providers
+// send most, and every byte of a transaction costs 10 gas.
+crate::json_struct!(NewDeployment {
+    groups,
+    version,
+    auction_window: skip_none,
+    reclamation_min_window: skip_none,
+    provider_record: skip_none
+});
+crate::json_struct!(RecordRequirement {
+    min_leases_completed,
+    max_closed_by_provider,
+    max_slashes
+});
+crate::json_struct!(NewBid {
+    order,
+    price,
+    reclamation_window: skip_none,
+    offer: default
+});
+crate::json_struct!(ResourceOffer { resource_id, count });
+crate::json_struct!(MigrateMsg {});
+crate::json_enum!(LeaseCloseReason {
+    "owner" => Owner,
+    "unstable" => Unstable,
+    "decommissioned" => Decommissioned,
+    "unspecified" => Unspecified,
+    "manifest_timeout" => ManifestTimeout,
+    "insufficient_funds" => InsufficientFunds,
+    "provider_absent" => ProviderAbsent,
+});
+crate::json_enum!(ExecuteMsg {
+    "create_deployment" => CreateDeployment(_),
+    "update_deployment" => UpdateDeployment { dseq, version },
+    "close_deployment" => CloseDeployment { dseq },
+    "close_group" => CloseGroup { dseq, gseq },
+    "pause_group" => PauseGroup { dseq, gseq },
+    "start_group" => StartGroup { dseq, gseq },
+    "create_bid" => CreateBid(_),
+    "close_bid" => CloseBid { bid, reason },
+    "create_lease" => CreateLease { bid },
+    "close_auction" => CloseAuction { order },
+    "close_lease" => CloseLease { lease },
+    "start_reclaim" => StartReclaim { lease, reason },
+    "close_absent_leases" => CloseAbsentLeases { provider, limit },
+    "withdraw_lease" => WithdrawLease { lease },
+    "deposit" => Deposit { deployment },
+    "receive" => Receive(_),
+    "escrow_callback" => EscrowCallback(_),
+    "update_config" => UpdateConfig { owner, registry, escrow, staking, guardian },
+    "update_params" => UpdateParams { params },
+    "pause" => Pause {},
+    "unpause" => Unpause {},
+});
+crate::json_enum!(ReceiveMsg {
+    "create_deployment" => CreateDeployment(_),
+    "create_bid" => CreateBid(_),
+    "deposit" => Deposit { deployment },
+});
+crate::json_enum!(QueryMsg {
+    "config" => Config {},
+    "deployment" => Deployment { id },
+    "deployments" => Deployments { owner, start_after, limit },
+    "group" => Group { id },
+    "order" => Order { id },
+    "open_orders" => OpenOrders { start_after, limit },
+    "bid" => Bid { id },
+    "bids" => Bids { order, start_after, limit },
+    "provider_bids" => ProviderBids { provider, start_after, limit },
+    "lease" => Lease { id },
+    "owner_leases" => OwnerLeases { owner, start_after, limit },
+    "provider_leases" => ProviderLeases { provider, start_after, limit },
+    "provider_stats" => ProviderStats { provider },
+});
+crate::json_enum!(DeploymentState {
+    "active" => Active,
+    "closed" => Closed,
+});
+crate::json_enum!(GroupState {
+    "open" => Open,
+    "paused" => Paused,
+    "insufficient_funds" => InsufficientFunds,
+    "closed" => Closed,
+});
+crate::json_enum!(OrderState {
+    "open" => Open,
+    "active" => Active,
+    "closed" => Closed,
+});
+crate::json_enum!(BidState {
+    "open" => Open,
+    "active" => Active,
+    "lost" => Lost,
+    "closed" => Closed,
+});
+crate::json_enum!(LeaseState {
+    "active" => Active,
+    "reclaiming" => Reclaiming,
+    "insufficient_funds" => InsufficientFunds,
+    "closed" => Closed,
+});
+
+// The market's query responses, written through `crate::json::ToJson`.
+crate::json_struct!(Deployment {
+    id,
+    state,
+    version,
+    denom,
+    groups,
+    auction_window,
+    reclamation_min_window,
+    provider_record,
+    created_at
+});
+crate::json_struct!(Group {
+    id,
+    state,
+    spec,
+    price,
+    last_oseq,
+    created_at
+});
+crate::json_struct!(Order {
+    id,
+    seq,
+    state,
+    price,
+    auction_ends_at,
+    reclamation_min_window,
+    bids,
+    created_at
+});
+crate::json_struct!(Bid {
+    id,
+    seq,
+    state,
+    price,
+    deposit,
+    reclamation_window,
+    created_at
+});
+crate::json_struct!(Lease {
+    id,
+    state,
+    price,
+    created_at,
+    closed_at,
+    close_reason,
+    reclamation_window,
+    reclaim_deadline
+});
+crate::json_struct!(ConfigResponse {
+    owner,
+    registry,
+    escrow,
+    staking,
+    guardian,
+    params,
+    paused
+});
+crate::json_struct!(DeploymentResponse { deployment, groups });
+crate::json_struct!(DeploymentsResponse { deployments });
+crate::json_struct!(GroupResponse { group });
+crate::json_struct!(OrderResponse { order, group });
+crate::json_struct!(OrdersResponse { orders });
+crate::json_struct!(BidResponse { bid });
+crate::json_struct!(BidsResponse { bids });
+crate::json_struct!(LeaseResponse { lease });
+crate::json_struct!(LeasesResponse { leases });
+crate::json_struct!(ProviderStatsResponse {
+    active_leases,
+    open_bids,
+    lease_rates,
+    bid_deposits,
+    record: default
+});
+crate::json_struct!(LeaseRecord {
+    completed,
+    closed_by_tenant,
+    closed_by_provider,
+    closed_absent
+});

@@ -228,8 +228,9 @@ pub struct MatchInfoResponse {
 }
 
 /// What the market needs of a provider to check a bid, read raw from the registry's
-/// `providers` map (the other fields are skipped): a store read instead of a smart query,
-/// which would load a whole contract instance on every `CreateBid`.
+/// `providers` map: a store read instead of a smart query, which would load a whole contract
+/// instance on every `CreateBid`. The stored provider ([`crate::codec`]) starts with these two
+/// fields; the others are not decoded.
 #[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq)]
 pub struct ProviderMatch {
     pub attributes: Vec<Attribute>,
@@ -237,8 +238,139 @@ pub struct ProviderMatch {
 }
 
 /// The registry's providers by address (raw reads only).
-pub const PROVIDER_MATCH: cw_storage_plus::Map<&Addr, ProviderMatch> =
-    cw_storage_plus::Map::new("providers");
+pub const PROVIDER_MATCH: crate::codec::PackedMap<&Addr, ProviderMatch> =
+    crate::codec::PackedMap::new("providers");
 /// What each auditor signed for each provider, `(provider, auditor)` (raw reads only).
-pub const AUDITS: cw_storage_plus::Map<(&Addr, &Addr), Vec<Attribute>> =
-    cw_storage_plus::Map::new("audits");
+pub const AUDITS: crate::codec::PackedMap<(&Addr, &Addr), Vec<Attribute>> =
+    crate::codec::PackedMap::new("audits");
+
+// The registry's stored records (`kumo::codec`); a provider's attributes and status first, for
+// `ProviderMatch`.
+crate::codec_struct!(ProviderMatch { attributes, status });
+crate::codec_struct!(Provider {
+    attributes,
+    status,
+    owner,
+    host_uri,
+    info,
+    api_keys,
+    tls_pins,
+    registered_at
+});
+crate::codec_struct!(ProviderInfo { email, website });
+crate::codec_enum!(KeyAlgorithm { Es256k, Ed25519 });
+crate::codec_struct!(ApiKey {
+    id,
+    algorithm,
+    public_key,
+    added_at,
+    revoked_at
+});
+
+impl crate::codec::Encode for ProviderStatus {
+    fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            ProviderStatus::Active => out.push(0),
+            ProviderStatus::Deregistering { since } => {
+                out.push(1);
+                since.encode(out);
+            }
+        }
+    }
+}
+
+impl crate::codec::Decode for ProviderStatus {
+    fn decode(r: &mut crate::codec::Reader) -> crate::codec::DecodeResult<Self> {
+        Ok(match r.byte()? {
+            0 => ProviderStatus::Active,
+            _ => ProviderStatus::Deregistering {
+                since: crate::codec::Decode::decode(r)?,
+            },
+        })
+    }
+}
+
+// The registry's messages and responses, through `crate::json` (one JSON visitor, hand-written
+// output, instead of serde's code per type in the wasm).
+crate::json_struct!(RegistryLimits {
+    max_provider_attributes,
+    max_audited_attributes,
+    max_auditors_per_provider,
+    max_attribute_value_len,
+    max_api_keys,
+    max_tls_pins,
+    max_text_len
+});
+crate::json_struct!(InstantiateMsg {
+    owner,
+    market,
+    limits
+});
+crate::json_struct!(ProviderInfo { email, website });
+crate::json_enum!(KeyAlgorithm {
+    "es256k" => Es256k,
+    "ed25519" => Ed25519,
+});
+crate::json_struct!(NewApiKey {
+    id,
+    algorithm,
+    public_key
+});
+crate::json_enum!(ExecuteMsg {
+    "register_provider" => RegisterProvider { host_uri, attributes, info },
+    "update_provider" => UpdateProvider { host_uri, attributes, info },
+    "begin_deregistration" => BeginDeregistration {},
+    "cancel_deregistration" => CancelDeregistration {},
+    "finish_deregistration" => FinishDeregistration {},
+    "add_api_key" => AddApiKey { key },
+    "revoke_api_key" => RevokeApiKey { id },
+    "set_tls_pins" => SetTlsPins { pins },
+    "sign_attributes" => SignAttributes { provider, attributes },
+    "delete_attributes" => DeleteAttributes { provider, keys },
+    "update_config" => UpdateConfig { owner, market, limits },
+});
+crate::json_struct!(MigrateMsg {});
+crate::json_enum!(QueryMsg {
+    "config" => Config {},
+    "provider" => Provider { address },
+    "providers" => Providers { start_after, limit },
+    "audited_attributes" => AuditedAttributes { provider, auditor },
+    "provider_audits" => ProviderAudits { provider, start_after, limit },
+    "match_info" => MatchInfo { provider, auditors },
+});
+crate::json_struct!(ConfigResponse {
+    owner,
+    market,
+    limits
+});
+crate::json_enum!(ProviderStatus {
+    "active" => Active,
+    "deregistering" => Deregistering { since },
+});
+crate::json_struct!(ApiKey {
+    id,
+    algorithm,
+    public_key,
+    added_at,
+    revoked_at
+});
+crate::json_struct!(Provider {
+    owner,
+    host_uri,
+    attributes,
+    info,
+    status,
+    api_keys,
+    tls_pins,
+    registered_at
+});
+crate::json_struct!(ProviderResponse { provider });
+crate::json_struct!(ProvidersResponse { providers });
+crate::json_struct!(AuditedAttributes {
+    provider,
+    auditor,
+    attributes
+});
+crate::json_struct!(AuditedAttributesResponse { audited });
+crate::json_struct!(AuditedAttributesListResponse { audits });
+crate::json_struct!(MatchInfoResponse { provider, audits });

@@ -188,6 +188,17 @@ pub struct Dispute {
     pub deadline: Timestamp,
 }
 
+/// The one staking message the market sends ([`ExecuteMsg::CompensateTenant`], same JSON; tested):
+/// its own type, so that the market's wasm writes this variant only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MarketCall {
+    CompensateTenant { provider: String, tenant: String },
+}
+
+crate::json_enum!(MarketCall {
+    "compensate_tenant" => CompensateTenant { provider, tenant },
+});
+
 #[cw_serde]
 #[derive(QueryResponses)]
 pub enum QueryMsg {
@@ -249,24 +260,84 @@ pub struct DisputesResponse {
     pub disputes: Vec<Dispute>,
 }
 
-/// The staking contract's `config` item as other contracts read it raw: only its parameters
-/// (the other fields are skipped).
+/// The staking contract's `config` item as other contracts read it raw: only its parameters,
+/// which the stored config holds first (the other fields are not decoded).
 #[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq)]
 pub struct ConfigParams {
     pub params: StakingParams,
 }
 
 /// Raw-readable layout of the staking contract (the market reads a bidder's eligibility with two
-/// store reads instead of a smart query).
-pub const CONFIG_PARAMS: cw_storage_plus::Item<ConfigParams> = cw_storage_plus::Item::new("config");
-pub const BONDS: cw_storage_plus::Map<&Addr, ProviderBond> = cw_storage_plus::Map::new("bonds");
+/// store reads instead of a smart query), in the binary form of [`crate::codec`].
+pub const CONFIG_PARAMS: crate::codec::PackedItem<ConfigParams> =
+    crate::codec::PackedItem::new("config");
+pub const BONDS: crate::codec::PackedMap<&Addr, ProviderBond> =
+    crate::codec::PackedMap::new("bonds");
+
+crate::codec_struct!(ConfigParams { params });
+crate::codec_struct!(StakingParams {
+    bond_denom,
+    min_bond,
+    bond_ratio,
+    bond_window,
+    unbonding_period,
+    max_unbonding_entries,
+    attendance_period,
+    grace_periods,
+    slash_fraction,
+    reporter_share,
+    compensation_share,
+    jail_duration,
+    dispute_deposit,
+    dispute_timeout
+});
+crate::codec_struct!(UnbondingEntry { amount, release_at });
+crate::codec_struct!(Reputation {
+    slashes,
+    absences,
+    disputes_lost,
+    disputes_dismissed
+});
+crate::codec_struct!(ProviderBond {
+    provider,
+    bonded,
+    unbonding,
+    last_heartbeat,
+    jailed_until,
+    reputation
+});
+crate::codec_struct!(CompensationPool {
+    provider,
+    remaining,
+    per_lease,
+    leases_left
+});
+crate::codec_enum!(DisputeState {
+    Open,
+    Upheld,
+    Dismissed,
+    Expired
+});
+crate::codec_struct!(Dispute {
+    id,
+    lease,
+    tenant,
+    provider,
+    evidence,
+    answer,
+    deposit,
+    state,
+    opened_at,
+    deadline
+});
 
 /// `min_bond + bond_ratio × (active lease rate in the bond denomination) × bond_window`,
 /// rounded up.
 pub fn bond_for(
     params: &StakingParams,
     stats: &crate::market::ProviderStats,
-) -> cosmwasm_std::StdResult<Uint128> {
+) -> crate::error::Result<Uint128> {
+    let overflow = |e: &dyn std::fmt::Display| crate::Error::Overflow(e.to_string());
     let rate = stats.lease_rate(&params.bond_denom);
     let extra = rate
         .checked_mul(cosmwasm_std::Decimal256::from_ratio(
@@ -274,11 +345,10 @@ pub fn bond_for(
             1u64,
         ))
         .and_then(|v| v.checked_mul(cosmwasm_std::Decimal256::from(params.bond_ratio)))
-        .map_err(|e| cosmwasm_std::StdError::generic_err(e.to_string()))?
+        .map_err(|e| overflow(&e))?
         .to_uint_ceil();
-    let extra =
-        Uint128::try_from(extra).map_err(|e| cosmwasm_std::StdError::generic_err(e.to_string()))?;
-    Ok(params.min_bond.checked_add(extra)?)
+    let extra = Uint128::try_from(extra).map_err(|e| overflow(&e))?;
+    params.min_bond.checked_add(extra).map_err(|e| overflow(&e))
 }
 
 /// Why a provider may not bid or be leased to (bonded, not jailed, bond covering its leases),
@@ -288,7 +358,7 @@ pub fn refusal(
     bond: Option<&ProviderBond>,
     stats: &crate::market::ProviderStats,
     now: Timestamp,
-) -> cosmwasm_std::StdResult<Option<String>> {
+) -> crate::error::Result<Option<String>> {
     let Some(b) = bond else {
         return Ok(Some("the provider has no bond".into()));
     };
@@ -302,3 +372,117 @@ pub fn refusal(
     let needed = bond_for(params, stats)?;
     Ok((b.bonded < needed).then(|| format!("bond {} is below the {} required", b.bonded, needed)))
 }
+
+// The responses the market reads, decoded through `crate::json`.
+crate::json_struct!(UnbondingEntry { amount, release_at });
+crate::json_struct!(Reputation {
+    slashes,
+    absences,
+    disputes_lost,
+    disputes_dismissed
+});
+crate::json_struct!(ProviderBond {
+    provider,
+    bonded,
+    unbonding,
+    last_heartbeat,
+    jailed_until,
+    reputation
+});
+crate::json_struct!(CompensationPool {
+    provider,
+    remaining,
+    per_lease,
+    leases_left
+});
+crate::json_struct!(ProviderBondResponse { bond, required });
+crate::json_struct!(BidEligibilityResponse {
+    eligible,
+    reason,
+    reputation
+});
+crate::json_struct!(CompensationPoolResponse { pool });
+
+// The message the market sends, written through `crate::json::ToJson`.
+crate::json_struct!(StakingParams {
+    bond_denom,
+    min_bond,
+    bond_ratio,
+    bond_window,
+    unbonding_period,
+    max_unbonding_entries,
+    attendance_period,
+    grace_periods,
+    slash_fraction,
+    reporter_share,
+    compensation_share,
+    jail_duration,
+    dispute_deposit,
+    dispute_timeout
+});
+crate::json_enum!(ExecuteMsg {
+    "bond" => Bond {},
+    "unbond" => Unbond { amount },
+    "claim" => Claim {},
+    "heartbeat" => Heartbeat {},
+    "report_absence" => ReportAbsence { provider },
+    "unjail" => Unjail {},
+    "open_dispute" => OpenDispute { lease, evidence },
+    "answer_dispute" => AnswerDispute { id, answer },
+    "resolve_dispute" => ResolveDispute { id, slash },
+    "expire_dispute" => ExpireDispute { id },
+    "compensate_tenant" => CompensateTenant { provider, tenant },
+    "sweep_compensation" => SweepCompensation { provider },
+    "receive" => Receive(_),
+    "update_config" => UpdateConfig { owner, market, treasury, arbiter, params },
+});
+crate::json_enum!(QueryMsg {
+    "config" => Config {},
+    "provider" => Provider { provider },
+    "bid_eligibility" => BidEligibility { provider },
+    "compensation" => Compensation { provider },
+    "dispute" => Dispute { id },
+    "disputes" => Disputes { start_after, limit },
+});
+
+// The staking contract's own messages and responses, through `crate::json` (one JSON visitor,
+// hand-written output, instead of serde's code per type in the wasm).
+crate::json_struct!(InstantiateMsg {
+    owner,
+    market,
+    treasury,
+    arbiter,
+    params
+});
+crate::json_enum!(ReceiveMsg {
+    "bond" => Bond {},
+    "open_dispute" => OpenDispute { lease, evidence },
+});
+crate::json_struct!(MigrateMsg {});
+crate::json_struct!(ConfigResponse {
+    owner,
+    market,
+    treasury,
+    arbiter,
+    params
+});
+crate::json_enum!(DisputeState {
+    "open" => Open,
+    "upheld" => Upheld,
+    "dismissed" => Dismissed,
+    "expired" => Expired,
+});
+crate::json_struct!(Dispute {
+    id,
+    lease,
+    tenant,
+    provider,
+    evidence,
+    answer,
+    deposit,
+    state,
+    opened_at,
+    deadline
+});
+crate::json_struct!(DisputeResponse { dispute });
+crate::json_struct!(DisputesResponse { disputes });

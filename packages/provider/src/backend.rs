@@ -71,6 +71,29 @@ pub trait Backend: Send + Sync {
     /// Every lease of which the backend holds anything, for adoption after an agent restart
     /// (and for cleaning up leases that closed while the agent was down).
     fn leases(&self) -> BoxFuture<'_, Result<Vec<DeployedLease>, BackendError>>;
+
+    /// [`Backend::leases`] with, per lease and service, how many workloads exist and how many
+    /// run, so that the agent redeploys (idempotently: running workloads are kept) a lease
+    /// whose deploy was cut short: a container created but never started, a replica never
+    /// created, a container stopped behind the provider's back.
+    ///
+    /// The default reports no counts (`replicas: None`: nothing to redeploy), which is the
+    /// honest answer of a backend whose controllers bring every workload that exists to running
+    /// by themselves: Kubernetes' Deployments and StatefulSets have no "created but not
+    /// started", and a missing pod is the controller's to recreate. Docker overrides it.
+    fn workloads(&self) -> BoxFuture<'_, Result<Vec<LeaseWorkloads>, BackendError>> {
+        Box::pin(async move {
+            Ok(self
+                .leases()
+                .await?
+                .into_iter()
+                .map(|deployed| LeaseWorkloads {
+                    deployed,
+                    replicas: None,
+                })
+                .collect())
+        })
+    }
 }
 
 /// What [`Backend::deploy`] did.
@@ -96,6 +119,41 @@ pub struct DeployedLease {
     pub manifest_hash: Option<String>,
     /// Services with at least one workload.
     pub services: Vec<String>,
+}
+
+/// A lease the backend holds something of, with the state of its workloads
+/// ([`Backend::workloads`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LeaseWorkloads {
+    pub deployed: DeployedLease,
+    /// Per service with workloads: how many exist and run. `None` when the backend leaves
+    /// running them to its own controllers (see [`Backend::workloads`]).
+    pub replicas: Option<BTreeMap<String, ReplicaCount>>,
+}
+
+impl LeaseWorkloads {
+    /// Whether `group` (the group the lease is meant to run) has a service with fewer
+    /// replicas running than it asks for: missing, created and never started, stopped.
+    /// `false` when the backend does not count.
+    pub fn short_of(&self, group: &Group) -> bool {
+        let Some(counts) = &self.replicas else {
+            return false;
+        };
+        group.services.iter().any(|service| {
+            counts
+                .get(&service.name)
+                .is_none_or(|c| c.running < service.count)
+        })
+    }
+}
+
+/// The workloads (replicas) of one service of a lease.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ReplicaCount {
+    /// Workloads that exist, in any state.
+    pub existing: u32,
+    /// Those running, or being restarted by the engine's own restart policy.
+    pub running: u32,
 }
 
 /// The status of a lease: one entry per service that has workloads.

@@ -39,8 +39,8 @@ use sha2::{Digest, Sha256};
 
 use crate::backend::{
     Backend, BackendError, BoxFuture, DeployOutcome, DeployedLease, EventStream, ForwardedPort,
-    LeaseEvent, LeaseId, LeaseStatus, LogLine, LogOptions, LogSource, LogStream, ReplicaState,
-    ReplicaStatus, ServiceStatus,
+    LeaseEvent, LeaseId, LeaseStatus, LeaseWorkloads, LogLine, LogOptions, LogSource, LogStream,
+    ReplicaState, ReplicaStatus, ServiceStatus,
 };
 
 /// The demo image: [`build_hello_image`] builds it, `examples/hello.yaml` deploys it.
@@ -706,6 +706,17 @@ impl DockerBackend {
     }
 
     async fn deployed_leases(&self) -> Result<Vec<DeployedLease>, BackendError> {
+        Ok(self
+            .lease_workloads()
+            .await?
+            .into_iter()
+            .map(|w| w.deployed)
+            .collect())
+    }
+
+    /// Every lease with anything on the engine, with its containers counted per service and
+    /// state (one listing of each kind of object).
+    async fn lease_workloads(&self) -> Result<Vec<LeaseWorkloads>, BackendError> {
         let any = label_filter(labels::LEASE);
         let containers = self
             .docker
@@ -731,24 +742,32 @@ impl DockerBackend {
             .volumes
             .unwrap_or_default();
 
-        let mut leases: BTreeMap<String, DeployedLease> = BTreeMap::new();
+        let mut leases: BTreeMap<String, LeaseWorkloads> = BTreeMap::new();
         let all_labels = containers
             .iter()
-            .filter_map(|c| c.labels.as_ref())
-            .chain(networks.iter().filter_map(|n| n.labels.as_ref()))
-            .chain(volumes.iter().map(|v| &v.labels));
-        for object_labels in all_labels {
+            .filter_map(|c| Some((c.labels.as_ref()?, Some(c.state))))
+            .chain(
+                networks
+                    .iter()
+                    .filter_map(|n| Some((n.labels.as_ref()?, None))),
+            )
+            .chain(volumes.iter().map(|v| (&v.labels, None)));
+        for (object_labels, container_state) in all_labels {
             let Some(lease) = lease_from_labels(object_labels) else {
                 continue;
             };
-            let entry = leases
+            let workloads = leases
                 .entry(lease_key(&lease))
-                .or_insert_with(|| DeployedLease {
-                    lease,
-                    group: None,
-                    manifest_hash: None,
-                    services: Vec::new(),
+                .or_insert_with(|| LeaseWorkloads {
+                    deployed: DeployedLease {
+                        lease,
+                        group: None,
+                        manifest_hash: None,
+                        services: Vec::new(),
+                    },
+                    replicas: Some(BTreeMap::new()),
                 });
+            let entry = &mut workloads.deployed;
             // What follows only containers carry (volumes name their service too).
             if !object_labels.contains_key(labels::REPLICA) {
                 continue;
@@ -763,14 +782,36 @@ impl DockerBackend {
                 if !entry.services.contains(service) {
                     entry.services.push(service.clone());
                 }
+                if let (Some(state), Some(counts)) = (container_state, &mut workloads.replicas) {
+                    let count = counts.entry(service.clone()).or_default();
+                    count.existing += 1;
+                    if self.counts_as_running(state) {
+                        count.running += 1;
+                    }
+                }
             }
         }
-        let mut out: Vec<DeployedLease> = leases.into_values().collect();
+        let mut out: Vec<LeaseWorkloads> = leases.into_values().collect();
         for lease in &mut out {
-            lease.services.sort();
+            lease.deployed.services.sort();
         }
-        out.sort_by(|a, b| a.lease.cmp(&b.lease));
+        out.sort_by(|a, b| a.deployed.lease.cmp(&b.deployed.lease));
         Ok(out)
+    }
+
+    /// Whether a container in `state` is as the deploy left it: running, or in the hands of
+    /// the engine's restart policy (restarting; with `on-failure`, also exited, which is the
+    /// policy's verdict: a clean exit or retries used up). A container created and never
+    /// started, stopped behind the provider's back, paused or dead is not: a deploy starts it.
+    fn counts_as_running(&self, state: Option<ContainerSummaryStateEnum>) -> bool {
+        match state {
+            Some(ContainerSummaryStateEnum::RUNNING)
+            | Some(ContainerSummaryStateEnum::RESTARTING) => true,
+            Some(ContainerSummaryStateEnum::EXITED) => {
+                matches!(self.config.restart_policy, RestartPolicy::OnFailure { .. })
+            }
+            _ => false,
+        }
     }
 }
 
@@ -816,6 +857,10 @@ impl Backend for DockerBackend {
 
     fn leases(&self) -> BoxFuture<'_, Result<Vec<DeployedLease>, BackendError>> {
         Box::pin(self.deployed_leases())
+    }
+
+    fn workloads(&self) -> BoxFuture<'_, Result<Vec<LeaseWorkloads>, BackendError>> {
+        Box::pin(self.lease_workloads())
     }
 }
 

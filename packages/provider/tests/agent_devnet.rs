@@ -2,90 +2,20 @@
 //! REST): it bids on a tenant's order through its journal, and a restarted agent neither bids
 //! twice nor loses what its open bid holds.
 
-use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::Arc;
 
 use cosmwasm_std::{coin, coins, Decimal256, HexBinary};
 use kumo::market::{self, NewDeployment};
 use kumo::registry::{self, ProviderInfo};
 use kumo::{Attribute, DeploymentId};
-use kumo_chain::{deploy, Client, ClientConfig, Key, KumoContracts};
-use kumo_devnet::{App, Config, Devnet};
+use kumo_chain::{deploy, Client, Key, KumoContracts};
 use kumo_provider::agent::{Agent, AgentConfig, AgentError};
-use kumo_provider::bidengine::{
-    AttributesPolicy, BidEngine, CapacityPolicy, ScalePricing, ScaleRates,
-};
-use kumo_provider::inventory::{Inventory, InventoryConfig, NodeCapacity};
+use kumo_provider::gateway::MemoryManifestStore;
 use kumo_provider::journal::Journal;
 
-const MNEMONIC: &str =
-    "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
-const DENOM: &str = "ukumo";
+mod agent_common;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-async fn devnet(home: &std::path::Path, keys: &[Key]) -> (Devnet, Client) {
-    let genesis = keys
-        .iter()
-        .map(|k| (k.address("kumo").unwrap(), coins(10_000_000_000_000, DENOM)))
-        .collect();
-    let app = App::open(Config {
-        chain_id: "kumo-devnet-1".into(),
-        prefix: "kumo".into(),
-        denom: DENOM.into(),
-        min_gas_price: 0.0025,
-        home: home.to_path_buf(),
-        genesis,
-    })
-    .unwrap();
-    let devnet = Devnet::serve(
-        app,
-        "127.0.0.1:0".parse().unwrap(),
-        Duration::from_millis(50),
-    )
-    .await
-    .unwrap();
-    let client = Client::new(
-        devnet.url(),
-        ClientConfig {
-            prefix: "kumo".into(),
-            gas_price_amount: 0.0025,
-            gas_denom: DENOM.into(),
-            gas_adjustment: 1.4,
-        },
-    )
-    .unwrap();
-    (devnet, client)
-}
-
-fn engine() -> BidEngine {
-    let rates = ScaleRates {
-        cpu: Decimal256::from_ratio(1u128, 1000u128),
-        // Ephemeral storage comes free with the CPU here.
-        storage: [("ephemeral".to_string(), Decimal256::zero())].into(),
-        ..Default::default()
-    };
-    let pricing = ScalePricing::new().with_denom(DENOM, rates).unwrap();
-    BidEngine::new(Box::new(pricing))
-        .with_policy(AttributesPolicy::new())
-        .with_policy(CapacityPolicy)
-}
-
-fn inventory() -> Inventory {
-    Inventory::new(InventoryConfig {
-        nodes: vec![NodeCapacity {
-            name: "node-1".into(),
-            cpu_millis: 4000,
-            memory: 8 << 30,
-            ephemeral_storage: 100 << 30,
-            gpus: vec![],
-        }],
-        storage_classes: Default::default(),
-    })
-    .unwrap()
-}
+use agent_common::{devnet, engine, inventory, repo, MemoryBackend, DENOM, MNEMONIC};
 
 async fn agent(
     client: &Client,
@@ -96,14 +26,12 @@ async fn agent(
     Agent::start(
         client.clone(),
         key.clone(),
-        AgentConfig {
-            contracts: contracts.clone(),
-            bid_deposit: coin(500_000, DENOM),
-            reclamation_window: None,
-        },
+        AgentConfig::new(contracts.clone(), coin(500_000, DENOM)),
         engine(),
         inventory(),
         Journal::open(journal).unwrap(),
+        Arc::new(MemoryBackend::default()),
+        Arc::new(MemoryManifestStore::new()),
     )
     .await
 }
@@ -115,7 +43,7 @@ async fn the_agent_bids_once_through_its_journal_and_a_restart_keeps_the_bid() {
         .map(|i| Key::from_mnemonic_index(MNEMONIC, i).unwrap())
         .collect();
     let (admin, tenant, provider) = (&keys[0], &keys[1], &keys[2]);
-    let (devnet, client) = devnet(home.path(), &keys).await;
+    let (devnet, client) = devnet(home.path(), &keys.iter().collect::<Vec<_>>()).await;
     let c = &client;
     let suite = deploy::deploy_suite(
         c,
@@ -243,7 +171,7 @@ async fn pending_intents_are_resolved_from_chain_state_on_restart() {
         .map(|i| Key::from_mnemonic_index(MNEMONIC, i).unwrap())
         .collect();
     let (admin, tenant, provider) = (&keys[0], &keys[1], &keys[2]);
-    let (devnet, client) = devnet(home.path(), &keys).await;
+    let (devnet, client) = devnet(home.path(), &keys.iter().collect::<Vec<_>>()).await;
     let c = &client;
     let suite = deploy::deploy_suite(
         c,
@@ -350,4 +278,297 @@ async fn pending_intents_are_resolved_from_chain_state_on_restart() {
         assert_eq!(bids.bids.len(), 1, "exactly one bid on {order}");
     }
     devnet.stop().await;
+}
+
+mod follow_up {
+    use std::sync::mpsc;
+
+    use kumo_provider::bidengine::{BidPolicy, Ctx, Decision, OrderView};
+    use kumo_provider::inventory::ReservationState;
+    use kumo_provider::journal::IntentState;
+
+    use super::agent_common::{agent_with, config, hello_sdl, inventory_of, Net};
+    use super::*;
+
+    fn memory() -> (Arc<MemoryBackend>, Arc<MemoryManifestStore>) {
+        (
+            Arc::new(MemoryBackend::default()),
+            Arc::new(MemoryManifestStore::new()),
+        )
+    }
+
+    fn allocated_cpu(a: &Agent) -> u64 {
+        a.inventory()
+            .lock()
+            .unwrap()
+            .snapshot()
+            .allocated
+            .cpu_millis
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn won_leases_commit_their_reservation_and_lost_bids_release_theirs() {
+        let net = Net::start(3, false).await;
+        let (won, _) = net.create_deployment(&hello_sdl(), 50_000_000).await;
+        let (lost, _) = net.create_deployment(&hello_sdl(), 50_000_000).await;
+        let (backend, store) = memory();
+        let mut a = agent_with(
+            &net,
+            config(&net),
+            engine(),
+            inventory_of(4000),
+            backend,
+            store,
+        )
+        .await
+        .unwrap();
+        let report = a.tick().await.unwrap();
+        assert_eq!(report.bids_placed.len(), 2, "{report:?}");
+        assert_eq!(allocated_cpu(&a), 500);
+
+        // A rival bids lower on the second order and the tenant takes it.
+        let rival = net.funded_key(4).await;
+        net.register(&rival).await;
+        net.k
+            .execute_market(
+                &net.client,
+                &rival,
+                &market::ExecuteMsg::CreateBid(market::NewBid {
+                    order: lost.clone(),
+                    price: Decimal256::from_ratio(1u128, 10u128),
+                    reclamation_window: None,
+                    offer: vec![],
+                }),
+                &coins(500_000, DENOM),
+            )
+            .await
+            .unwrap();
+        let me = net.provider_addr();
+        let rival_addr = cosmwasm_std::Addr::unchecked(rival.address("kumo").unwrap());
+        net.accept(&won.bid(me.clone())).await;
+        net.accept(&lost.bid(rival_addr)).await;
+
+        let report = a.tick().await.unwrap();
+        assert_eq!(report.active_leases, 1, "{report:?}");
+        {
+            let inventory = a.inventory();
+            let inventory = inventory.lock().unwrap();
+            let held = inventory.reservation(&won).expect("the won order holds");
+            assert_eq!(held.state, ReservationState::Committed);
+            assert!(inventory.reservation(&lost).is_none(), "the lost bid freed");
+        }
+        assert_eq!(allocated_cpu(&a), 250);
+        drop(a);
+
+        // After a restart the lease is booked again, as committed.
+        let (backend, store) = memory();
+        let mut b = agent_with(
+            &net,
+            config(&net),
+            engine(),
+            inventory_of(4000),
+            backend,
+            store,
+        )
+        .await
+        .unwrap();
+        let report = b.tick().await.unwrap();
+        assert!(report.bids_placed.is_empty(), "{report:?}");
+        assert_eq!(
+            b.inventory()
+                .lock()
+                .unwrap()
+                .reservation(&won)
+                .unwrap()
+                .state,
+            ReservationState::Committed
+        );
+        assert_eq!(allocated_cpu(&b), 250);
+        net.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn open_bids_older_than_the_bid_timeout_are_closed_once() {
+        let net = Net::start(5, false).await;
+        let (order, _) = net.create_deployment(&hello_sdl(), 50_000_000).await;
+        let (backend, store) = memory();
+        // config(): a 60 s bid timeout.
+        let mut a = agent_with(
+            &net,
+            config(&net),
+            engine(),
+            inventory_of(4000),
+            backend,
+            store,
+        )
+        .await
+        .unwrap();
+        let bid = order.bid(net.provider_addr());
+        assert_eq!(a.tick().await.unwrap().bids_placed, vec![bid.clone()]);
+        let report = a.tick().await.unwrap();
+        assert!(report.bids_closed.is_empty(), "{report:?}");
+
+        net.advance(61).await;
+        let report = a.tick().await.unwrap();
+        assert_eq!(report.bids_closed, vec![bid.clone()], "{report:?}");
+        assert!(report.bids_placed.is_empty(), "not bid again: {report:?}");
+        assert_eq!(allocated_cpu(&a), 0, "the reservation is released");
+        assert!(net.bid(&bid).await.is_none(), "the bid is closed on chain");
+        let report = a.tick().await.unwrap();
+        assert!(report.bids_closed.is_empty() && report.bids_placed.is_empty());
+        drop(a);
+
+        let journal = Journal::open(&net.journal_path()).unwrap();
+        let intent = journal.get(&format!("close-bid/{bid}")).unwrap().unwrap();
+        assert_eq!(intent.state, IntentState::Done);
+        drop(journal);
+        // A restarted agent does not bid on the order again either.
+        let (backend, store) = memory();
+        let mut b = agent_with(
+            &net,
+            config(&net),
+            engine(),
+            inventory_of(4000),
+            backend,
+            store,
+        )
+        .await
+        .unwrap();
+        let report = b.tick().await.unwrap();
+        assert!(report.bids_placed.is_empty(), "{report:?}");
+        assert!(net.bids_on(&order).await.is_empty());
+        net.stop().await;
+    }
+
+    /// Holds the evaluation of one order until the test has closed that order's deployment.
+    struct Gate {
+        dseq: u64,
+        reached: Mutex<mpsc::Sender<()>>,
+        resume: Mutex<mpsc::Receiver<()>>,
+    }
+
+    impl BidPolicy for Gate {
+        fn name(&self) -> &str {
+            "gate"
+        }
+
+        fn check(&self, order: &OrderView, _ctx: &Ctx<'_>) -> Decision {
+            if order.id.dseq == self.dseq {
+                self.reached.lock().unwrap().send(()).unwrap();
+                self.resume.lock().unwrap().recv().unwrap();
+            }
+            Decision::Accept
+        }
+    }
+
+    use std::sync::Mutex;
+
+    /// `OpenOrders` pages start after the last order of the previous page; when that order is
+    /// pruned meanwhile, markets before the fix refuse the page: the agent lists again from the
+    /// start and decides every order once (with the fix, the listing just goes on).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_pruned_order_at_a_page_boundary_restarts_the_listing_without_losing_orders() {
+        let net = Net::start(6, false).await;
+        let orders = net.create_deployments(&hello_sdl(), 35).await;
+        // The last order of the first page (30 a page).
+        let boundary = orders[29].clone();
+        let (reached_tx, reached_rx) = mpsc::channel();
+        let (resume_tx, resume_rx) = mpsc::channel();
+        let engine = engine().with_policy(Gate {
+            dseq: boundary.dseq,
+            reached: Mutex::new(reached_tx),
+            resume: Mutex::new(resume_rx),
+        });
+        let (backend, store) = memory();
+        let mut a = agent_with(
+            &net,
+            config(&net),
+            engine,
+            inventory_of(16_000),
+            backend,
+            store,
+        )
+        .await
+        .unwrap();
+        let tick = tokio::spawn(async move { (a.tick().await, a) });
+        tokio::task::spawn_blocking(move || reached_rx.recv().unwrap())
+            .await
+            .unwrap();
+        net.close_deployment(&boundary.deployment()).await;
+        resume_tx.send(()).unwrap();
+        let (report, mut a) = tick.await.unwrap();
+        let report = report.unwrap();
+        assert_eq!(report.orders_seen, 35, "{report:?}");
+        assert_eq!(report.bids_placed.len(), 34, "{report:?}");
+        let me = net.provider_addr();
+        for order in orders.iter().filter(|o| **o != boundary) {
+            assert!(
+                report.bids_placed.contains(&order.bid(me.clone())),
+                "{order}"
+            );
+        }
+        assert_eq!(report.refused.len(), 1, "{report:?}");
+        assert_eq!(report.refused[0].0, boundary);
+        let again = a.tick().await.unwrap();
+        assert!(again.bids_placed.is_empty() && again.refused.is_empty());
+        assert_eq!(again.orders_seen, 34);
+        net.stop().await;
+    }
+}
+
+mod sequences {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::agent_common::{agent_with, config, inventory_of, Net};
+    use super::*;
+
+    /// Another process signs with the provider's key while the agent bids: the stale
+    /// sequences this causes are recovered (account read again, transaction retried).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn transactions_from_another_process_with_the_same_key_do_not_break_the_agent() {
+        let net = Net::start(7, false).await;
+        let orders = net.create_deployments(&agent_common::hello_sdl(), 8).await;
+        let stop = Arc::new(AtomicBool::new(false));
+        let other = {
+            let (client, key, stop) = (net.client.clone(), net.provider.clone(), stop.clone());
+            let to = net.client.address(&net.admin).unwrap();
+            tokio::spawn(async move {
+                let mut sent = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    if client.send(&key, &to, &coins(1, DENOM)).await.is_ok() {
+                        sent += 1;
+                    }
+                }
+                sent
+            })
+        };
+        let mut a = agent_with(
+            &net,
+            config(&net),
+            engine(),
+            inventory_of(4000),
+            Arc::new(MemoryBackend::default()),
+            Arc::new(MemoryManifestStore::new()),
+        )
+        .await
+        .unwrap();
+        let report = a.tick().await.unwrap();
+        stop.store(true, Ordering::Relaxed);
+        let sent = other.await.unwrap();
+        assert!(sent > 0, "the other process got transactions in");
+        assert!(report.refused.is_empty(), "{report:?}");
+        // A bid whose sequence was taken even after the retry is not lost: the next tick,
+        // with the other process gone, places it.
+        let next = a.tick().await.unwrap();
+        assert!(next.refused.is_empty(), "{next:?}");
+        let placed: std::collections::BTreeSet<_> =
+            report.bids_placed.iter().chain(&next.bids_placed).collect();
+        assert_eq!(placed.len(), orders.len(), "{report:?} {next:?}");
+        assert_eq!(
+            report.bids_placed.len() + next.bids_placed.len(),
+            orders.len(),
+            "no order is bid on twice"
+        );
+        net.stop().await;
+    }
 }

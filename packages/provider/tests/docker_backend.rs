@@ -12,14 +12,16 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{
-    ListContainersOptions, ListNetworksOptions, ListVolumesOptions, RestartContainerOptions,
-    StopContainerOptions,
+    CreateContainerOptions, InspectContainerOptions, ListContainersOptions, ListNetworksOptions,
+    ListVolumesOptions, RemoveContainerOptions, RestartContainerOptions, StopContainerOptions,
 };
 use cosmwasm_std::Addr;
 use futures_util::StreamExt;
 use kumo_provider::backend::{
-    Backend, BackendError, DeployOutcome, Group, LeaseId, LeaseStatus, LogOptions,
+    Backend, BackendError, DeployOutcome, Group, LeaseId, LeaseStatus, LeaseWorkloads, LogOptions,
+    ReplicaCount, ReplicaState,
 };
 use kumo_provider::docker::{
     self, build_hello_image, container_name, lease_key, DockerBackend, DockerConfig, HELLO_IMAGE,
@@ -604,6 +606,107 @@ async fn deploy_restarts_a_stopped_replica_replaces_a_changed_one_and_scales() {
     let status = wait_ready(&backend, &lease.id).await;
     assert_eq!(status.services["web"].replicas.len(), 1);
     assert_eq!(objects_of(&backend, &lease.key()).await, (1, 1, 0));
+}
+
+/// The lease's entry in [`Backend::workloads`].
+async fn workloads_of(backend: &DockerBackend, lease: &LeaseId) -> LeaseWorkloads {
+    backend
+        .workloads()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|w| &w.deployed.lease == lease)
+        .expect("the lease is listed")
+}
+
+#[tokio::test]
+async fn a_replica_created_but_never_started_is_reported_and_a_deploy_starts_the_same_container() {
+    let backend = backend().await;
+    let lease = TestLease::new("created");
+    let group = hello_group("created", "", "");
+    backend.deploy(&lease.id, &group).await.unwrap();
+    let first = container_ids(&wait_ready(&backend, &lease.id).await);
+    let running = workloads_of(&backend, &lease.id).await;
+    let counts = |existing, running| {
+        Some(std::collections::BTreeMap::from([(
+            "web".to_string(),
+            ReplicaCount { existing, running },
+        )]))
+    };
+    assert_eq!(running.replicas, counts(1, 1));
+    assert!(!running.short_of(&group));
+
+    // What a deploy killed between the create and the start leaves: the container (same name,
+    // labels and configuration), never started.
+    let client = backend.client();
+    let info = client
+        .inspect_container(&first[0], None::<InspectContainerOptions>)
+        .await
+        .unwrap();
+    let name = info.name.unwrap().trim_start_matches('/').to_string();
+    let mut body = serde_json::to_value(info.config.unwrap()).unwrap();
+    body["HostConfig"] = serde_json::to_value(info.host_config.unwrap()).unwrap();
+    let body: ContainerCreateBody = serde_json::from_value(body).unwrap();
+    client
+        .remove_container(
+            &first[0],
+            Some(RemoveContainerOptions {
+                force: true,
+                ..Default::default()
+            }),
+        )
+        .await
+        .unwrap();
+    let created = client
+        .create_container(
+            Some(CreateContainerOptions {
+                name: Some(name),
+                ..Default::default()
+            }),
+            body,
+        )
+        .await
+        .unwrap()
+        .id;
+    let status = backend.status(&lease.id).await.unwrap();
+    assert_eq!(
+        status.services["web"].replicas[0].state,
+        ReplicaState::Created
+    );
+    let cut = workloads_of(&backend, &lease.id).await;
+    assert_eq!(cut.replicas, counts(1, 0));
+    assert!(cut.short_of(&group), "not all running");
+    // `leases` still lists it as deployed: adoption alone would leave it stopped.
+    assert_eq!(cut.deployed.manifest_hash, running.deployed.manifest_hash);
+
+    // The deploy starts it: the same container, nothing created or duplicated.
+    assert_eq!(
+        backend.deploy(&lease.id, &group).await.unwrap(),
+        DeployOutcome::Updated
+    );
+    let status = wait_ready(&backend, &lease.id).await;
+    assert_eq!(container_ids(&status), vec![created.clone()]);
+    let (code, body) = http_get(web_port(&status), "/").await;
+    assert_eq!(code, 200);
+    assert!(body.contains("created"), "{body:?}");
+    assert_eq!(
+        workloads_of(&backend, &lease.id).await.replicas,
+        counts(1, 1)
+    );
+    // Running: a deploy changes nothing.
+    assert_eq!(
+        backend.deploy(&lease.id, &group).await.unwrap(),
+        DeployOutcome::Unchanged
+    );
+    assert_eq!(
+        container_ids(&backend.status(&lease.id).await.unwrap()),
+        vec![created]
+    );
+
+    // A group asking for more replicas than exist is short too.
+    let mut scaled = group.clone();
+    scaled.services[0].count = 2;
+    assert!(workloads_of(&backend, &lease.id).await.short_of(&scaled));
 }
 
 #[tokio::test]

@@ -1,25 +1,26 @@
 //! Instantiation, configuration and pausing.
 
 use cosmwasm_std::{DepsMut, MessageInfo, Response};
+use kumo::entry::addr_validate;
 use kumo::market::{InstantiateMsg, MarketParams};
 
 use crate::error::ContractError;
-use crate::state::{Config, CONFIG, PARAMS};
+use crate::state::{Config, CONFIG};
 
 pub fn instantiate(deps: DepsMut, msg: InstantiateMsg) -> Result<Response, ContractError> {
     let api = deps.api;
-    let config = Config {
-        owner: api.addr_validate(&msg.owner)?,
-        registry: api.addr_validate(&msg.registry)?,
-        escrow: api.addr_validate(&msg.escrow)?,
-        staking: msg.staking.map(|a| api.addr_validate(&a)).transpose()?,
-        guardian: msg.guardian.map(|a| api.addr_validate(&a)).transpose()?,
-        paused: false,
-    };
     let params = msg.params.unwrap_or_default();
     validate_params(&params)?;
+    let config = Config {
+        owner: addr_validate(api, &msg.owner)?,
+        registry: addr_validate(api, &msg.registry)?,
+        escrow: addr_validate(api, &msg.escrow)?,
+        staking: msg.staking.map(|a| addr_validate(api, &a)).transpose()?,
+        guardian: msg.guardian.map(|a| addr_validate(api, &a)).transpose()?,
+        paused: false,
+        params,
+    };
     CONFIG.save(deps.storage, &config)?;
-    PARAMS.save(deps.storage, &params)?;
     Ok(Response::new()
         .add_attribute("action", "instantiate")
         .add_attribute("owner", config.owner)
@@ -69,19 +70,19 @@ pub fn update_config(
     }
     let api = deps.api;
     if let Some(a) = owner {
-        config.owner = api.addr_validate(&a)?;
+        config.owner = addr_validate(api, &a)?;
     }
     if let Some(a) = registry {
-        config.registry = api.addr_validate(&a)?;
+        config.registry = addr_validate(api, &a)?;
     }
     if let Some(a) = escrow {
-        config.escrow = api.addr_validate(&a)?;
+        config.escrow = addr_validate(api, &a)?;
     }
     if let Some(a) = staking {
-        config.staking = Some(api.addr_validate(&a)?);
+        config.staking = Some(addr_validate(api, &a)?);
     }
     if let Some(a) = guardian {
-        config.guardian = Some(api.addr_validate(&a)?);
+        config.guardian = Some(addr_validate(api, &a)?);
     }
     CONFIG.save(deps.storage, &config)?;
     Ok(Response::new()
@@ -96,12 +97,13 @@ pub fn update_params(
     info: MessageInfo,
     params: MarketParams,
 ) -> Result<Response, ContractError> {
-    let config = CONFIG.load(deps.storage)?;
+    let mut config = CONFIG.load(deps.storage)?;
     if info.sender != config.owner {
         return Err(ContractError::unauthorized(config.owner));
     }
     validate_params(&params)?;
-    PARAMS.save(deps.storage, &params)?;
+    config.params = params;
+    CONFIG.save(deps.storage, &config)?;
     Ok(Response::new().add_attribute("action", "update_params"))
 }
 

@@ -1,7 +1,6 @@
 //! Bids (Akash `MsgCreateBid`, `MsgCloseBid`).
 
 use cosmwasm_std::{DepsMut, Env, Event, MessageInfo, Response};
-use kumo::escrow::{self, AccountId};
 use kumo::market::{Bid, BidState, GroupState, LeaseCloseReason, LeaseState, NewBid, OrderState};
 use kumo::matching::{match_capabilities, match_offer, match_requirements, Audit};
 use kumo::registry::{self, ProviderStatus};
@@ -15,8 +14,9 @@ use crate::execute::{
 use crate::funds::Incoming;
 use crate::state::store;
 use crate::state::{
-    bid_key, order_ref, BIDS, BID_SEQ, CONFIG, PARAMS, PROVIDER_BIDS, PROVIDER_STATS,
+    bid_key, provider_order_key, BIDS, BID_SEQ, CONFIG, PROVIDER_BIDS, PROVIDER_STATS,
 };
+use kumo::json::text;
 
 /// `MsgCreateBid`, with Akash's checks in Akash's order: deposit, bid count, one bid per
 /// provider, order open, price, offer, provider registered, attributes and auditors,
@@ -31,7 +31,7 @@ pub fn create(
     if config.paused {
         return Err(ContractError::Paused);
     }
-    let params = PARAMS.load(deps.storage)?;
+    let params = &config.params;
     let provider = funds.sender.clone();
 
     // 1. The deposit: a listed denomination, at least its minimum.
@@ -58,8 +58,8 @@ pub fn create(
     }
     // 2. Bid count; 3. one bid per provider; 4. the order is open.
     let order_id = new.order.clone();
-    let order = store::order(deps.storage, &order_id)?;
-    if let Some(order) = &order {
+    let order = store::order_and_flag(deps.storage, &order_id)?;
+    if let Some((order, _)) = &order {
         if order.bids >= params.order_max_bids {
             return Err(ContractError::TooManyBids {
                 order: order_id.to_string(),
@@ -71,7 +71,7 @@ pub fn create(
     if BIDS.has(deps.storage, bid_key(&id)) {
         return Err(ContractError::BidExists { id: id.to_string() });
     }
-    let Some(mut order) = order else {
+    let Some((mut order, needs_record)) = order else {
         return Err(ContractError::OrderNotFound {
             id: order_id.to_string(),
         });
@@ -172,9 +172,14 @@ pub fn create(
     }
     match_requirements(&group.spec, &registered.attributes, &audits)?;
     match_capabilities(&group.spec, &registered.attributes)?;
-    // The track record the tenant asked for (Kumo).
-    let deployment = load_deployment(deps.storage, &order_id.deployment())?;
-    if let Some(req) = &deployment.provider_record {
+    // The track record the tenant asked for (Kumo); the order says whether there is one, so
+    // the deployment is read only then.
+    let deployment = if needs_record {
+        Some(load_deployment(deps.storage, &order_id.deployment())?)
+    } else {
+        None
+    };
+    if let Some(req) = deployment.as_ref().and_then(|d| d.provider_record.as_ref()) {
         check_record(
             deps.as_ref(),
             config.staking.as_ref(),
@@ -200,30 +205,19 @@ pub fn create(
     };
     store::save_bid(deps.storage, &bid)?;
     order.bids += 1;
-    store::save_order(deps.storage, &order)?;
-    PROVIDER_BIDS.save(deps.storage, (provider.clone(), seq), &order_ref(&id))?;
+    store::save_order_bids(deps.storage, &order)?;
+    PROVIDER_BIDS.save(deps.storage, provider_order_key(&id), &true)?;
     stats.open_bids += 1;
     stats.add_deposit(&funds.denom, funds.amount);
     PROVIDER_STATS.save(deps.storage, &provider, &stats)?;
 
-    let open = funds.forward(
-        &config.escrow,
-        &escrow::ExecuteMsg::OpenAccount {
-            id: AccountId::Bid(id.clone()),
-            owner: provider.to_string(),
-            depositor: provider.to_string(),
-        },
-        &escrow::ReceiveMsg::OpenAccount {
-            id: AccountId::Bid(id.clone()),
-            owner: provider.to_string(),
-            depositor: provider.to_string(),
-        },
-    )?;
+    // The deposit stays with the market (native coins in `info.funds`, or the tokens a CW20
+    // `Send` brought): the bid record is its ledger entry until the bid closes, loses or its
+    // lease ends, when `Effects::refund_bid` returns it.
     Ok(Response::new()
-        .add_message(open)
         .add_attribute("action", "create_bid")
         .add_attribute("bid", id.to_string())
-        .add_attribute("price", bid.price.to_string())
+        .add_attribute("price", text(&bid.price))
         .add_attribute("deposit", bid.deposit.to_string()))
 }
 
@@ -257,7 +251,8 @@ fn check_record(
         }
     }
     if let (Some(max), Some(staking)) = (req.max_slashes, staking) {
-        let res: kumo::staking::BidEligibilityResponse = deps.querier.query_wasm_smart(
+        let res: kumo::staking::BidEligibilityResponse = kumo::json::query(
+            &deps.querier,
             staking,
             &kumo::staking::QueryMsg::BidEligibility {
                 provider: provider.to_string(),
@@ -298,11 +293,11 @@ pub fn close(
     match bid.state {
         BidState::Open => {
             BIDS.remove(deps.storage, bid_key(&id));
-            PROVIDER_BIDS.remove(deps.storage, (id.provider.clone(), bid.seq));
+            PROVIDER_BIDS.remove(deps.storage, provider_order_key(&id));
             // The slot frees up for another provider.
             let mut order = load_order(deps.storage, &id.order())?;
             order.bids = order.bids.saturating_sub(1);
-            store::save_order(deps.storage, &order)?;
+            store::save_order_bids(deps.storage, &order)?;
             fx.events.push(
                 Event::new("bid_closed")
                     .add_attribute("bid", id.to_string())
@@ -312,9 +307,7 @@ pub fn close(
                 s.open_bids = s.open_bids.saturating_sub(1);
                 s.sub_deposit(&bid.deposit.denom, bid.deposit.amount);
             })?;
-            fx.escrow(&escrow::ExecuteMsg::CloseAccount {
-                id: AccountId::Bid(id.clone()),
-            })?;
+            fx.refund_bid(&bid)?;
         }
         BidState::Active => {
             let lease = store::lease(deps.storage, &id)?

@@ -11,12 +11,13 @@ use kumo::{DeploymentId, GroupSpec};
 
 use crate::error::ContractError;
 use crate::execute::{
-    end_group, load_active_deployment, load_group, open_order, per_second, state_name, Effects,
-    LeaseEnd,
+    end_group, load_active_deployment, load_group, next_seq, open_order, per_second, state_name,
+    Effects, LeaseEnd,
 };
 use crate::funds::Incoming;
 use crate::state::store;
-use crate::state::{deployment_key, CONFIG, DEPLOYMENTS, GROUPS, LAST_DSEQ, PARAMS};
+use crate::state::{deployment_key, CONFIG, DEPLOYMENTS, GROUPS, SEQ};
+use kumo::json::text;
 
 /// Bounds on what one group spec may hold, so that storing and matching it stays cheap.
 pub const MAX_GROUP_NAME_LEN: usize = 128;
@@ -118,7 +119,7 @@ pub fn create(
     if config.paused {
         return Err(ContractError::Paused);
     }
-    let params = PARAMS.load(deps.storage)?;
+    let params = &config.params;
     if new.groups.is_empty() || new.groups.len() > params.max_groups as usize {
         return Err(ContractError::GroupCount {
             got: new.groups.len(),
@@ -149,11 +150,9 @@ pub fn create(
     }
 
     let owner = funds.sender.clone();
-    let dseq = LAST_DSEQ
-        .may_load(deps.storage, owner.clone())?
-        .unwrap_or_default()
-        + 1;
-    LAST_DSEQ.save(deps.storage, owner.clone(), &dseq)?;
+    // `dseq` and the orders' `seq`s: the next `1 + groups` numbers (see `SEQ`).
+    let dseq = SEQ.may_load(deps.storage)?.unwrap_or_default() + 1;
+    SEQ.save(deps.storage, &(dseq + new.groups.len() as u64))?;
     let id = DeploymentId::new(owner.clone(), dseq);
     let deployment = Deployment {
         id: id.clone(),
@@ -172,7 +171,7 @@ pub fn create(
     // The escrow account opens first: a deposit below its minimum fails the whole transaction.
     fx.msgs.push(funds.forward(
         &config.escrow,
-        &escrow::ExecuteMsg::OpenAccount {
+        &escrow::MarketCall::OpenAccount {
             id: AccountId::Deployment(id.clone()),
             owner: owner.to_string(),
             depositor: owner.to_string(),
@@ -188,12 +187,18 @@ pub fn create(
         let mut group = Group {
             id: gid,
             state: GroupState::Open,
-            price: per_second(spec.price(), &params)?,
+            price: per_second(spec.price(), params)?,
             spec,
             last_oseq: 0,
             created_at: env.block.time,
         };
-        open_order(deps.storage, &mut fx, &deployment, &mut group)?;
+        open_order(
+            deps.storage,
+            &mut fx,
+            &deployment,
+            &mut group,
+            dseq + i as u64 + 1,
+        )?;
     }
     let mut res = fx.into_response("create_deployment");
     res = res
@@ -201,7 +206,7 @@ pub fn create(
         .add_attribute("dseq", dseq.to_string())
         .add_attribute("deposit", funds.amount.to_string())
         .add_attribute("denom", denom)
-        .add_attribute("version", deployment.version.to_hex());
+        .add_attribute("version", text(&deployment.version));
     Ok(res)
 }
 
@@ -219,7 +224,7 @@ pub fn update(
     Ok(Response::new()
         .add_attribute("action", "update_deployment")
         .add_attribute("deployment", id.to_string())
-        .add_attribute("version", deployment.version.to_hex()))
+        .add_attribute("version", text(&deployment.version)))
 }
 
 /// The groups of one deployment (at most `max_groups`).
@@ -231,7 +236,7 @@ fn groups_of(
 }
 
 /// A closed deployment and its groups are deleted once their orders, bids and leases are
-/// (AEP-79 REQ-EVM-024): the events are the record. `LAST_DSEQ` keeps its `dseq` from reuse.
+/// (AEP-79 REQ-EVM-024): the events are the record. `SEQ` never gives its `dseq` again.
 fn delete_deployment(
     storage: &mut dyn cosmwasm_std::Storage,
     fx: &mut Effects,
@@ -271,7 +276,7 @@ pub fn close(
         }
     }
     delete_deployment(deps.storage, &mut fx, &id)?;
-    fx.escrow(&escrow::ExecuteMsg::CloseAccount {
+    fx.escrow(&escrow::MarketCall::CloseAccount {
         id: AccountId::Deployment(id.clone()),
     })?;
     Ok(fx
@@ -382,7 +387,8 @@ pub fn start_group(
     }
     group.state = GroupState::Open;
     let mut fx = Effects::new(config.escrow, env.block.time);
-    let order = open_order(deps.storage, &mut fx, &deployment, &mut group)?;
+    let seq = next_seq(deps.storage)?;
+    let order = open_order(deps.storage, &mut fx, &deployment, &mut group, seq)?;
     Ok(fx
         .into_response("start_group")
         .add_attribute("group", group.id.to_string())
@@ -409,7 +415,7 @@ pub fn deposit(
     let account = AccountId::Deployment(id.clone());
     let msg = funds.forward(
         &config.escrow,
-        &escrow::ExecuteMsg::Deposit {
+        &escrow::MarketCall::Deposit {
             id: account.clone(),
             depositor: Some(funds.sender.to_string()),
         },

@@ -11,11 +11,12 @@ use kumo::{BidId, OrderId};
 use crate::error::ContractError;
 use crate::execute::{
     close_order, end_lease, end_open_bids, load_active_deployment, load_bid, load_group,
-    load_order, open_order, order_bids, staking_refusal, state_name, update_stats, Effects,
-    LeaseEnd,
+    load_order, next_seq, open_order, order_bids, staking_refusal, state_name, update_stats,
+    Effects, LeaseEnd,
 };
 use crate::state::store;
 use crate::state::{CONFIG, OPEN_ORDERS, PROVIDER_BIDS, PROVIDER_LEASES};
+use kumo::json::text;
 
 /// Makes a lease from an open bid: the bid wins, the order becomes active, every other open bid
 /// of the order loses and is refunded (at most `order_max_bids`), and the escrow starts paying.
@@ -53,16 +54,13 @@ fn lease_bid(deps: DepsMut, fx: &mut Effects, mut bid: Bid) -> Result<Lease, Con
     )?;
     bid.state = BidState::Active;
     store::save_bid(deps.storage, &bid)?;
-    PROVIDER_BIDS.remove(deps.storage, (id.provider.clone(), bid.seq));
-    PROVIDER_LEASES.save(
-        deps.storage,
-        (id.provider.clone(), bid.seq),
-        &crate::state::order_ref(&id),
-    )?;
+    PROVIDER_BIDS.remove(deps.storage, crate::state::provider_order_key(&id));
+    PROVIDER_LEASES.save(deps.storage, crate::state::provider_order_key(&id), &true)?;
     order.state = OrderState::Active;
     order.bids = 0;
-    store::save_order(deps.storage, &order)?;
-    OPEN_ORDERS.remove(deps.storage, order.seq);
+    store::save_order(deps.storage, &order, deployment.provider_record.is_some())?;
+    store::save_order_bids(deps.storage, &order)?;
+    OPEN_ORDERS.remove(deps.storage, crate::state::order_key(&order.id));
 
     let lease = Lease {
         id: id.clone(),
@@ -80,7 +78,7 @@ fn lease_bid(deps: DepsMut, fx: &mut Effects, mut bid: Bid) -> Result<Lease, Con
         s.active_leases += 1;
         s.add_rate(&deployment.denom, lease.price);
     })?;
-    fx.escrow(&escrow::ExecuteMsg::OpenPayment {
+    fx.escrow(&escrow::MarketCall::OpenPayment {
         account: AccountId::Deployment(id.deployment()),
         lease: id.clone(),
         payee: id.provider.to_string(),
@@ -89,7 +87,7 @@ fn lease_bid(deps: DepsMut, fx: &mut Effects, mut bid: Bid) -> Result<Lease, Con
     fx.events.push(
         Event::new("lease_created")
             .add_attribute("lease", id.to_string())
-            .add_attribute("price", lease.price.to_string()),
+            .add_attribute("price", text(&lease.price)),
     );
     Ok(lease)
 }
@@ -178,7 +176,7 @@ pub fn close_auction(
     let mut fx = Effects::new(config.escrow, env.block.time);
     let Some(winner) = winner else {
         order.auction_ends_at = Some(env.block.time.plus_seconds(window));
-        store::save_order(deps.storage, &order)?;
+        store::save_order(deps.storage, &order, deployment.provider_record.is_some())?;
         return Ok(fx
             .into_response("close_auction")
             .add_attribute("order", order_id.to_string())
@@ -228,7 +226,8 @@ pub fn close(
     close_order(deps.storage, &mut fx, &id.order());
     let mut group = load_group(deps.storage, &id.group())?;
     if deployment.state == DeploymentState::Active && group.state == GroupState::Open {
-        open_order(deps.storage, &mut fx, &deployment, &mut group)?;
+        let seq = next_seq(deps.storage)?;
+        open_order(deps.storage, &mut fx, &deployment, &mut group, seq)?;
     }
     Ok(fx
         .into_response("close_lease")
@@ -246,14 +245,16 @@ pub fn close_absent_leases(
 ) -> Result<Response, ContractError> {
     let config = CONFIG.load(deps.storage)?;
     let staking = config.staking.clone().ok_or(ContractError::NoStaking)?;
-    let provider = deps.api.addr_validate(&provider)?;
-    let pool: kumo::staking::CompensationPoolResponse = deps.querier.query_wasm_smart(
+    let provider = kumo::entry::addr_validate(deps.api, &provider)?;
+    let pool: kumo::staking::CompensationPoolResponse = kumo::json::query(
+        &deps.querier,
         &staking,
         &kumo::staking::QueryMsg::Compensation {
             provider: provider.to_string(),
         },
     )?;
-    let bond: kumo::staking::ProviderBondResponse = deps.querier.query_wasm_smart(
+    let bond: kumo::staking::ProviderBondResponse = kumo::json::query(
+        &deps.querier,
         &staking,
         &kumo::staking::QueryMsg::Provider {
             provider: provider.to_string(),
@@ -267,10 +268,14 @@ pub fn close_absent_leases(
     let since = bond.bond.last_heartbeat;
     let limit = limit.unwrap_or(10).min(30) as usize;
     let ids: Vec<BidId> = PROVIDER_LEASES
-        .prefix(provider.clone())
-        .range(deps.storage, None, None, cosmwasm_std::Order::Ascending)
+        .prefix_range(
+            deps.storage,
+            provider.clone(),
+            None,
+            cosmwasm_std::Order::Ascending,
+        )
         .take(limit)
-        .map(|r| r.map(|(_, o)| crate::state::bid_of(&provider, o)))
+        .map(|r| r.map(|(k, _)| crate::state::bid_of(&provider, k)))
         .collect::<Result<_, _>>()?;
     let mut fx = Effects::new(config.escrow.clone(), env.block.time);
     for id in &ids {
@@ -286,15 +291,16 @@ pub fn close_absent_leases(
         close_order(deps.storage, &mut fx, &id.order());
         let mut group = load_group(deps.storage, &id.group())?;
         if group.state == GroupState::Open {
-            open_order(deps.storage, &mut fx, &deployment, &mut group)?;
+            let seq = next_seq(deps.storage)?;
+            open_order(deps.storage, &mut fx, &deployment, &mut group, seq)?;
         }
         fx.msgs.push(
             cosmwasm_std::WasmMsg::Execute {
                 contract_addr: staking.to_string(),
-                msg: cosmwasm_std::to_json_binary(&kumo::staking::ExecuteMsg::CompensateTenant {
+                msg: kumo::json::write(&kumo::staking::MarketCall::CompensateTenant {
                     provider: provider.to_string(),
                     tenant: id.owner.to_string(),
-                })?,
+                }),
                 funds: vec![],
             }
             .into(),
@@ -359,7 +365,7 @@ pub fn withdraw(deps: DepsMut, _info: MessageInfo, id: BidId) -> Result<Response
     }
     let msg = crate::funds::escrow_call(
         &config.escrow,
-        &escrow::ExecuteMsg::Withdraw { lease: id.clone() },
+        &escrow::MarketCall::Withdraw { lease: id.clone() },
     )?;
     Ok(Response::new()
         .add_message(msg)

@@ -5,10 +5,8 @@ pub mod bid;
 pub mod deployment;
 pub mod lease;
 
-use cosmwasm_std::{
-    Addr, CosmosMsg, Decimal256, Event, Response, StdResult, Storage, Timestamp, Uint256,
-};
-use kumo::escrow::{self, AccountId};
+use cosmwasm_std::{Addr, CosmosMsg, Decimal256, Event, Response, Storage, Timestamp, Uint256};
+use kumo::escrow;
 use kumo::market::{
     Bid, BidState, Deployment, DeploymentState, Group, GroupState, LeaseCloseReason, LeaseState,
     MarketParams, Order, OrderState,
@@ -19,9 +17,10 @@ use crate::error::ContractError;
 use crate::funds::escrow_call;
 use crate::state::store;
 use crate::state::{
-    bid_key, lease_key, order_key, ProviderStats, BIDS, LEASES, OPEN_ORDERS, ORDERS, ORDER_SEQ,
-    PROVIDER_BIDS, PROVIDER_LEASES, PROVIDER_STATS,
+    bid_key, lease_key, order_key, ProviderStats, BIDS, LEASES, OPEN_ORDERS, ORDERS, ORDER_BIDS,
+    PROVIDER_BIDS, PROVIDER_LEASES, PROVIDER_STATS, SEQ,
 };
+use kumo::json::text;
 
 /// Messages and events a handler accumulates while it cascades through objects.
 pub struct Effects {
@@ -41,9 +40,23 @@ impl Effects {
         }
     }
 
-    pub fn escrow(&mut self, msg: &escrow::ExecuteMsg) -> StdResult<()> {
+    pub fn escrow(&mut self, msg: &escrow::MarketCall) -> kumo::Result<()> {
         let m = escrow_call(&self.escrow, msg)?;
         self.msgs.push(m);
+        Ok(())
+    }
+
+    /// Returns a bid's deposit to its provider. The market holds bid deposits itself (its bid
+    /// record is the ledger entry), so that `CreateBid` needs no escrow call (README).
+    pub fn refund_bid(&mut self, bid: &Bid) -> kumo::Result<()> {
+        let m = crate::funds::send(&bid.deposit.denom, &bid.id.provider, bid.deposit.amount)?;
+        self.msgs.push(m);
+        self.events.push(
+            Event::new("bid_deposit_refunded")
+                .add_attribute("bid", bid.id.to_string())
+                .add_attribute("denom", bid.deposit.denom.to_string())
+                .add_attribute("amount", bid.deposit.amount),
+        );
         Ok(())
     }
 
@@ -100,7 +113,7 @@ pub fn load_bid(storage: &dyn Storage, id: &BidId) -> Result<Bid, ContractError>
 }
 
 /// The bids of one order: at most `order_max_bids`, so loading them all is bounded.
-pub fn order_bids(storage: &dyn Storage, order: &OrderId) -> StdResult<Vec<Bid>> {
+pub fn order_bids(storage: &dyn Storage, order: &OrderId) -> kumo::Result<Vec<Bid>> {
     store::bids_of(storage, order, None).collect()
 }
 
@@ -108,7 +121,7 @@ pub fn update_stats(
     storage: &mut dyn Storage,
     provider: &Addr,
     f: impl FnOnce(&mut ProviderStats),
-) -> StdResult<()> {
+) -> kumo::Result<()> {
     let mut stats = PROVIDER_STATS
         .may_load(storage, provider)?
         .unwrap_or_default();
@@ -135,15 +148,22 @@ pub fn per_second(
     Ok(Decimal256::new(atomics))
 }
 
-/// Opens a new order for `group` (its first, or a re-list after a lease or pause ended).
+/// The next number of `SEQ`, for an order that re-lists a group.
+pub fn next_seq(storage: &mut dyn Storage) -> kumo::Result<u64> {
+    let seq = SEQ.may_load(storage)?.unwrap_or_default() + 1;
+    SEQ.save(storage, &seq)?;
+    Ok(seq)
+}
+
+/// Opens a new order numbered `seq` for `group` (its first, or a re-list after a lease or pause
+/// ended).
 pub fn open_order(
     storage: &mut dyn Storage,
     fx: &mut Effects,
     deployment: &Deployment,
     group: &mut Group,
+    seq: u64,
 ) -> Result<Order, ContractError> {
-    let seq = ORDER_SEQ.may_load(storage)?.unwrap_or_default() + 1;
-    ORDER_SEQ.save(storage, &seq)?;
     group.last_oseq += 1;
     let order = Order {
         id: group.id.order(group.last_oseq),
@@ -155,12 +175,12 @@ pub fn open_order(
         bids: 0,
         created_at: fx.now,
     };
-    store::save_order(storage, &order)?;
-    OPEN_ORDERS.save(storage, seq, &order.id)?;
+    // A new order: its bid count is absent (0), so only the record is written.
+    store::save_order(storage, &order, deployment.provider_record.is_some())?;
     store::save_group(storage, group)?;
     let mut event = Event::new("order_created")
         .add_attribute("order", order.id.to_string())
-        .add_attribute("price", order.price.to_string());
+        .add_attribute("price", text(&order.price));
     if let Some(ends) = order.auction_ends_at {
         event = event.add_attribute("auction_ends_at", ends.seconds().to_string());
     }
@@ -169,7 +189,7 @@ pub fn open_order(
 }
 
 /// Ends every open bid of an order but `winner`: `Lost` when another bid won, `Closed` when the
-/// order closed. Their deposits are refunded by closing their escrow accounts.
+/// order closed. Their deposits are refunded.
 pub fn end_open_bids(
     storage: &mut dyn Storage,
     fx: &mut Effects,
@@ -183,18 +203,16 @@ pub fn end_open_bids(
         }
         // Terminal: the event is the record (AEP-79 REQ-EVM-029).
         BIDS.remove(storage, bid_key(&bid.id));
-        PROVIDER_BIDS.remove(storage, (bid.id.provider.clone(), bid.seq));
+        PROVIDER_BIDS.remove(storage, crate::state::provider_order_key(&bid.id));
         update_stats(storage, &bid.id.provider, |s| {
             s.open_bids = s.open_bids.saturating_sub(1);
             s.sub_deposit(&bid.deposit.denom, bid.deposit.amount);
         })?;
-        fx.escrow(&escrow::ExecuteMsg::CloseAccount {
-            id: AccountId::Bid(bid.id.clone()),
-        })?;
+        fx.refund_bid(&bid)?;
         fx.events.push(
             Event::new("bid_closed")
                 .add_attribute("bid", bid.id.to_string())
-                .add_attribute("state", format!("{state:?}").to_lowercase()),
+                .add_attribute("state", state_name(state)),
         );
     }
     Ok(())
@@ -239,7 +257,7 @@ pub fn end_lease(
     // Terminal: the lease and its bid are deleted once the events below are emitted; the escrow
     // closes the payment in the same transaction (AEP-79 REQ-EVM-029).
     LEASES.remove(storage, key);
-    PROVIDER_LEASES.remove(storage, (bid.id.provider.clone(), bid.seq));
+    PROVIDER_LEASES.remove(storage, crate::state::provider_order_key(&bid.id));
     bid.state = BidState::Closed;
     BIDS.remove(storage, bid_key(&bid.id));
     update_stats(storage, &bid.id.provider, |s| {
@@ -258,24 +276,22 @@ pub fn end_lease(
     })?;
     match end {
         LeaseEnd::InsufficientFunds => {}
-        LeaseEnd::Closed(_) => fx.escrow(&escrow::ExecuteMsg::ClosePayment {
+        LeaseEnd::Closed(_) => fx.escrow(&escrow::MarketCall::ClosePayment {
             lease: bid.id.clone(),
             refund_since: None,
         })?,
-        LeaseEnd::Absent { since } => fx.escrow(&escrow::ExecuteMsg::ClosePayment {
+        LeaseEnd::Absent { since } => fx.escrow(&escrow::MarketCall::ClosePayment {
             lease: bid.id.clone(),
             refund_since: Some(since),
         })?,
     }
-    fx.escrow(&escrow::ExecuteMsg::CloseAccount {
-        id: AccountId::Bid(bid.id.clone()),
-    })?;
+    fx.refund_bid(bid)?;
     fx.events.push(
         Event::new("lease_closed")
             .add_attribute("lease", bid.id.to_string())
             .add_attribute("state", format!("{state:?}"))
             .add_attribute("reason", code.to_string())
-            .add_attribute("price", lease.price.to_string())
+            .add_attribute("price", text(&lease.price))
             .add_attribute("created_at", lease.created_at.seconds().to_string()),
     );
     Ok(())
@@ -298,28 +314,36 @@ pub fn close_current_order(
         return Ok(());
     };
     match order.state {
-        OrderState::Closed => {}
         OrderState::Open => {
             end_open_bids(storage, fx, &id, BidState::Closed, None)?;
-            OPEN_ORDERS.remove(storage, order.seq);
+            if order.bids > 0 {
+                ORDER_BIDS.remove(storage, order.seq);
+            }
+            // An open order's record is in OPEN_ORDERS only.
+            OPEN_ORDERS.remove(storage, order_key(&id));
+            fx.events.push(order_closed(&id));
         }
-        OrderState::Active => {
+        OrderState::Active | OrderState::Closed => {
             for mut bid in order_bids(storage, &id)? {
                 if bid.state == BidState::Active {
                     end_lease(storage, fx, &mut bid, denom, end)?;
                 }
             }
+            close_order(storage, fx, &id);
         }
     }
-    close_order(storage, fx, &id);
     Ok(())
 }
 
-/// Orders are deleted when they close (AEP-79 REQ-EVM-029).
+/// Orders are deleted when they close (AEP-79 REQ-EVM-029). For an order that is not open (an
+/// open one is removed from `OPEN_ORDERS`).
 pub fn close_order(storage: &mut dyn Storage, fx: &mut Effects, id: &OrderId) {
     ORDERS.remove(storage, order_key(id));
-    fx.events
-        .push(Event::new("order_closed").add_attribute("order", id.to_string()));
+    fx.events.push(order_closed(id));
+}
+
+fn order_closed(id: &OrderId) -> Event {
+    Event::new("order_closed").add_attribute("order", id.to_string())
 }
 
 /// Moves a group to `state`, closing its current order (and lease) first.
@@ -358,6 +382,7 @@ pub fn staking_refusal(
     // own counters: the staking contract's rule without a contract call.
     let params = kumo::staking::CONFIG_PARAMS
         .query(&deps.querier, staking.clone())?
+        .ok_or(kumo::Error::NotFound("staking config"))?
         .params;
     let bond = kumo::staking::BONDS.query(&deps.querier, staking.clone(), provider)?;
     let stats = match (&bond, stats) {
@@ -370,6 +395,10 @@ pub fn staking_refusal(
     Ok(kumo::staking::refusal(&params, bond.as_ref(), &stats, now)?)
 }
 
+/// A state's variant name in lower case (`InsufficientFunds` is `insufficientfunds`). ASCII
+/// lowering: `str::to_lowercase` would bring Unicode's case tables into the wasm.
 pub fn state_name<T: std::fmt::Debug>(state: T) -> String {
-    format!("{state:?}").to_lowercase()
+    let mut name = format!("{state:?}");
+    name.make_ascii_lowercase();
+    name
 }

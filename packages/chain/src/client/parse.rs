@@ -11,7 +11,7 @@ use cosmwasm_std::{Coin, Uint128};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{Account, BlockInfo, CodeInfo, ContractInfo, Event, NodeInfo, TxResponse};
+use super::{Account, AccountKey, BlockInfo, CodeInfo, ContractInfo, Event, NodeInfo, TxResponse};
 
 pub type Parsed<T> = Result<T, String>;
 
@@ -83,10 +83,29 @@ pub fn account(v: &Value) -> Parsed<Account> {
             None => break,
         }
     }
+    let public_key = match base.get("pub_key") {
+        None | Some(Value::Null) => None,
+        Some(k) => {
+            let type_url = k.get("@type").and_then(Value::as_str).unwrap_or_default();
+            if type_url == "/cosmos.crypto.secp256k1.PubKey" {
+                let key = k
+                    .get("key")
+                    .and_then(Value::as_str)
+                    .ok_or("pub_key without key")?;
+                let bytes = B64.decode(key).map_err(|_| "pub_key.key is not base64")?;
+                Some(AccountKey::Secp256k1(bytes))
+            } else {
+                Some(AccountKey::Other {
+                    type_url: type_url.to_string(),
+                })
+            }
+        }
+    };
     Ok(Account {
         address: req_str(base, "address")?,
         account_number: u64_or_zero(base, "account_number")?,
         sequence: u64_or_zero(base, "sequence")?,
+        public_key,
     })
 }
 
@@ -370,7 +389,8 @@ mod tests {
             Account {
                 address: "wasm1abc".into(),
                 account_number: 7,
-                sequence: 0
+                sequence: 0,
+                public_key: None
             }
         );
         let used = json!({"account": {
@@ -379,6 +399,18 @@ mod tests {
             "account_number": "7", "sequence": "2"
         }});
         assert_eq!(account(&used).unwrap().sequence, 2);
+        assert_eq!(
+            account(&used).unwrap().public_key,
+            Some(AccountKey::Secp256k1(vec![0x03, 0xe2, 0xec]))
+        );
+        let ed = json!({"account": {"address": "wasm1abc",
+            "pub_key": {"@type": "/cosmos.crypto.ed25519.PubKey", "key": "AAAA"}}});
+        assert_eq!(
+            account(&ed).unwrap().public_key,
+            Some(AccountKey::Other {
+                type_url: "/cosmos.crypto.ed25519.PubKey".into()
+            })
+        );
         // proto3 JSON may omit zeros.
         let sparse = json!({"account": {"@type": "/cosmos.auth.v1beta1.BaseAccount", "address": "wasm1abc"}});
         assert_eq!(account(&sparse).unwrap().account_number, 0);
@@ -392,7 +424,8 @@ mod tests {
             Account {
                 address: "wasm1v".into(),
                 account_number: 3,
-                sequence: 9
+                sequence: 9,
+                public_key: None
             }
         );
         let module = json!({"account": {

@@ -46,6 +46,13 @@ struct Entry {
     nonce: String,
     /// Base64 of the encrypted mnemonic and its 16-byte tag.
     ciphertext: String,
+    /// The key's HD index, m/44'/118'/0'/0/{index} (absent: 0, as entries written before it).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    index: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Stored per entry so entries written with other costs still open.
@@ -116,12 +123,24 @@ impl Keyring {
         mnemonic: &str,
         password: &str,
     ) -> Result<KeyInfo, ChainError> {
+        self.add_with_index(name, mnemonic, 0, password)
+    }
+
+    /// As [`Keyring::add`], for the key at HD index `index` of the mnemonic (several accounts of
+    /// one mnemonic, as the SDK's `keys add --recover --index`).
+    pub fn add_with_index(
+        &mut self,
+        name: &str,
+        mnemonic: &str,
+        index: u32,
+        password: &str,
+    ) -> Result<KeyInfo, ChainError> {
         validate_name(name)?;
         if self.keys.contains_key(name) {
             return Err(ChainError::KeyExists { name: name.into() });
         }
         let phrase = super::bip39::normalize(mnemonic)?;
-        let key = Key::from_mnemonic(&phrase)?;
+        let key = Key::from_mnemonic_index(&phrase, index)?;
 
         let mut salt = [0u8; SALT_LEN];
         let mut nonce = [0u8; NONCE_LEN];
@@ -156,6 +175,7 @@ impl Keyring {
                 kdf,
                 nonce: B64.encode(nonce),
                 ciphertext: B64.encode(ciphertext),
+                index,
             },
         );
         self.save(&keys)?;
@@ -194,7 +214,8 @@ impl Keyring {
             )
             .map_err(|_| ChainError::WrongPassword { name: name.into() })?;
         let phrase = String::from_utf8(plaintext).map_err(|_| corrupt("not a mnemonic"))?;
-        let key = Key::from_mnemonic(&phrase).map_err(|_| corrupt("not a mnemonic"))?;
+        let key = Key::from_mnemonic_index(&phrase, entry.index)
+            .map_err(|_| corrupt("not a mnemonic"))?;
         if hex::encode(key.public_key_bytes()) != entry.public_key {
             return Err(corrupt("its public key does not match its mnemonic"));
         }
@@ -353,6 +374,25 @@ mod tests {
         assert_eq!(
             bob.public_key_bytes(),
             Key::from_mnemonic(LEGAL).unwrap().public_key_bytes()
+        );
+    }
+
+    #[test]
+    fn hd_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ring = keyring(&dir);
+        let info = ring.add_with_index("second", ABANDON, 1, "pw").unwrap();
+        let expected = Key::from_mnemonic_index(ABANDON, 1).unwrap();
+        assert_eq!(
+            info.public_key_hex,
+            hex::encode(expected.public_key_bytes())
+        );
+        let ring = Keyring::open(ring.path()).unwrap();
+        let key = ring.get("second", "pw").unwrap();
+        assert_eq!(key.public_key_bytes(), expected.public_key_bytes());
+        assert_ne!(
+            key.public_key_bytes(),
+            Key::from_mnemonic(ABANDON).unwrap().public_key_bytes()
         );
     }
 

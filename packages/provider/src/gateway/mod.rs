@@ -28,6 +28,7 @@
 //!
 //! Served over TLS only ([`tls`]): the provider's certificate is pinned in the registry.
 
+pub mod chain_source;
 pub mod check;
 mod error;
 pub mod source;
@@ -65,6 +66,7 @@ use crate::auth::{self, Claims, Scope, Verifier, VerifierConfig};
 use crate::backend::{Backend, BackendError, BoxFuture, DeployOutcome, LeaseStatus, LogOptions};
 use crate::inventory::{Inventory, InventorySnapshot};
 
+pub use chain_source::ChainLeaseSource;
 pub use check::{check_against_groups, ManifestMismatch};
 pub use error::{ErrorBody, GatewayError};
 pub use source::{
