@@ -7,6 +7,10 @@ pub enum ContractError {
     #[error(transparent)]
     Std(#[from] StdError),
 
+    /// Storage, message decoding, queries of other contracts, addresses.
+    #[error(transparent)]
+    Kumo(#[from] kumo::Error),
+
     #[error(transparent)]
     Payment(#[from] PaymentError),
 

@@ -10,9 +10,9 @@ use cosmwasm_std::{
 };
 use kumo::gateway::{
     AllowedCounterparty, ChannelInfo, ExecuteMsg, GatewayPacket, InstantiateMsg, PacketMsg,
-    PacketResult, RemoteDeployment, MARKET_LAST_DSEQ,
+    PacketResult, RemoteDeployment,
 };
-use kumo::market::ExecuteMsg as MarketMsg;
+use kumo::market::{ExecuteMsg as MarketMsg, LAST_SEQ as MARKET_LAST_SEQ};
 use kumo::{BidId, DeploymentId};
 
 use crate::error::ContractError;
@@ -327,10 +327,12 @@ pub fn process(
             deposit,
         } => {
             res = res.add_event(debit(deps.storage, &acct, &deposit)?);
-            // The market numbers the gateway's deployments 1, 2, …; it is the only creator of
-            // deployments it owns, and this packet's create runs right after.
-            let dseq = MARKET_LAST_DSEQ
-                .query(&deps.querier, config.market.clone(), &gateway)?
+            // The market gives a new deployment the next number of its one counter of `dseq`s and
+            // order `seq`s (increasing, shared by every owner, not consecutive per owner); this
+            // packet's create is the next message to run, in this same submessage, so nothing
+            // takes a number in between.
+            let dseq = MARKET_LAST_SEQ
+                .query(&deps.querier, config.market.clone())?
                 .unwrap_or_default()
                 + 1;
             let record = RemoteDeployment {

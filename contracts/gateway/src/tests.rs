@@ -1,7 +1,7 @@
 //! Unit tests of every entry point with cosmwasm-std's IBC testing helpers, and the attack
 //! tests. `Chain` plays wasmd's part: it runs the `Process` submessage of a received packet,
-//! the gateway's messages to itself, and an emulated market (a `dseq` counter, refunds on
-//! close, failures on demand), rolls the storage back when the submessage fails, and hands the
+//! the gateway's messages to itself, and an emulated market (its one counter of `dseq`s and
+//! order `seq`s, refunds on close, failures on demand), rolls the storage back when the submessage fails, and hands the
 //! outcome to `reply` — so the acknowledgement tested is the one a relayer would get.
 
 use std::cell::Cell;
@@ -51,8 +51,8 @@ struct Chain {
     env: Env,
     market: Addr,
     owner: Addr,
-    /// The market's last `dseq` for the gateway, answered to raw queries.
-    last_dseq: Rc<Cell<u64>>,
+    /// The market's last `dseq` or order `seq` (of any owner), answered to raw queries.
+    last_seq: Rc<Cell<u64>>,
     /// The gateway's bank balance of `DENOM`.
     balance: u128,
     /// What the emulated market refunds on `CloseDeployment`.
@@ -93,17 +93,15 @@ impl Chain {
         let env = mock_env();
         let market = deps.api.addr_make("market");
         let owner = deps.api.addr_make("governance");
-        let last_dseq = Rc::new(Cell::new(0u64));
-        let seen = last_dseq.clone();
-        let gateway = env.contract.address.clone();
+        let last_seq = Rc::new(Cell::new(0u64));
+        let seen = last_seq.clone();
         let market_q = market.clone();
         deps.querier.update_wasm(move |q| match q {
             WasmQuery::Raw { contract_addr, key } if *contract_addr == market_q.as_str() => {
-                let expected = MARKET_LAST_DSEQ.key(&gateway);
-                assert_eq!(key.as_slice(), &*expected);
+                assert_eq!(key.as_slice(), kumo::market::SEQ_KEY.as_bytes());
                 let value = match seen.get() {
                     0 => Binary::default(),
-                    n => Binary::from(n.to_string().into_bytes()),
+                    n => Binary::from(kumo::codec::Encode::to_bytes(&n)),
                 };
                 SystemResult::Ok(ContractResult::Ok(value))
             }
@@ -127,7 +125,7 @@ impl Chain {
             env,
             market,
             owner,
-            last_dseq,
+            last_seq,
             balance: 0,
             refund_on_close: 0,
             market_error: None,
@@ -205,7 +203,7 @@ impl Chain {
             assert_eq!(sub.id, PROCESS_REPLY);
             let snapshot = self.snapshot();
             let balance = self.balance;
-            let last_dseq = self.last_dseq.get();
+            let last_seq = self.last_seq.get();
             let mut out = vec![];
             let result = match self.run(&sub.msg, &mut out) {
                 Ok(()) => {
@@ -220,7 +218,7 @@ impl Chain {
                 Err(err) => {
                     self.restore(snapshot);
                     self.set_balance(balance);
-                    self.last_dseq.set(last_dseq);
+                    self.last_seq.set(last_seq);
                     SubMsgResult::Err(err)
                 }
             };
@@ -272,7 +270,10 @@ impl Chain {
                 let paid: u128 = funds.iter().map(|c| c.amount.u128()).sum();
                 let mut balance = self.balance - paid;
                 match from_json::<MarketMsg>(body).unwrap() {
-                    MarketMsg::CreateDeployment(_) => self.last_dseq.set(self.last_dseq.get() + 1),
+                    // The deployment's `dseq`, then one `seq` per group's order.
+                    MarketMsg::CreateDeployment(d) => self
+                        .last_seq
+                        .set(self.last_seq.get() + 1 + d.groups.len() as u64),
                     MarketMsg::CloseDeployment { .. } => balance += self.refund_on_close,
                     _ => {}
                 }
@@ -705,7 +706,9 @@ fn create_deployment_over_ibc_spends_credit_and_records_the_owner() {
     assert_eq!(owner.deployment.sender, ALICE);
     assert_eq!(owner.deployment.counterparty_port, CLIENT_PORT);
     assert_eq!(owner.deployment.connection_id, CONNECTION);
-    // The next one gets the market's next dseq.
+    // Other owners' deployments and orders took numbers 2 to 4: the next one gets the market's
+    // next number, 5 (dseqs increase but are not consecutive).
+    chain.last_seq.set(4);
     let next = chain.send(
         ALICE,
         PacketMsg::CreateDeployment {
@@ -713,7 +716,7 @@ fn create_deployment_over_ibc_spends_credit_and_records_the_owner() {
             deposit: coin(400, DENOM),
         },
     );
-    assert_eq!(next, Ok(PacketResult::DeploymentCreated { dseq: 2 }));
+    assert_eq!(next, Ok(PacketResult::DeploymentCreated { dseq: 5 }));
     assert!(chain.credits(ALICE).is_empty());
     let listed: RemoteDeploymentsResponse = chain.q(QueryMsg::Deployments {
         channel: CHANNEL.into(),
@@ -722,7 +725,7 @@ fn create_deployment_over_ibc_spends_credit_and_records_the_owner() {
         limit: Some(1),
     });
     assert_eq!(listed.deployments.len(), 1);
-    assert_eq!(listed.deployments[0].dseq, 2);
+    assert_eq!(listed.deployments[0].dseq, 5);
 }
 
 #[test]

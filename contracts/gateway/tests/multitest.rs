@@ -419,6 +419,25 @@ fn create_and_close_a_deployment_over_ibc_with_the_real_market_and_escrow() {
             &market::QueryMsg::Deployment { id }
         )
         .is_err());
+
+    // The market's one counter gave deployment 1 its dseq and its order seq 2: Alice's next
+    // deployment is the market's dseq 3, and the gateway records it under that number.
+    let next = suite.deliver(5, ALICE, create(6_000_000));
+    assert_eq!(next, Ok(PacketResult::DeploymentCreated { dseq: 3 }));
+    let id = DeploymentId::new(suite.gateway.clone(), 3);
+    let deployment: market::DeploymentResponse = suite
+        .app
+        .wrap()
+        .query_wasm_smart(&suite.market, &market::QueryMsg::Deployment { id })
+        .unwrap();
+    assert_eq!(deployment.deployment.state, market::DeploymentState::Active);
+    let record: kumo::gateway::RemoteDeploymentResponse = suite
+        .app
+        .wrap()
+        .query_wasm_smart(&suite.gateway, &QueryMsg::Deployment { dseq: 3 })
+        .unwrap();
+    assert_eq!(record.deployment.sender, ALICE);
+    assert_eq!(suite.credits(ALICE), coins(8_000_000, IBC_DENOM));
 }
 
 /// The client's `Fund` memo, packets and callbacks against the gateway: the two contracts'

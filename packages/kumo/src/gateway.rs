@@ -10,11 +10,6 @@ use crate::market::NewDeployment;
 /// The channel version both ends agree on in the handshake.
 pub const IBC_VERSION: &str = "kumo-gateway-1";
 
-/// The market's per-owner `dseq` counter (`kumo-market` `state::LAST_DSEQ`), read raw by the
-/// gateway to learn the `dseq` its next deployment gets.
-pub const MARKET_LAST_DSEQ: cw_storage_plus::Map<&Addr, u64> =
-    cw_storage_plus::Map::new("last_dseq");
-
 /// What the client sends over the channel: an action and the address on the counterparty chain
 /// it acts for (the client's `info.sender`; the gateway trusts the client's port to tell it).
 #[cw_serde]
