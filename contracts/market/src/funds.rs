@@ -33,8 +33,8 @@ impl Incoming {
         escrow_addr: &Addr,
         native: &escrow::MarketCall,
         cw20: &escrow::ReceiveMsg,
-    ) -> kumo::Result<CosmosMsg> {
-        Ok(match &self.denom {
+    ) -> CosmosMsg {
+        match &self.denom {
             Denom::Native(denom) => WasmMsg::Execute {
                 contract_addr: escrow_addr.to_string(),
                 msg: write(native),
@@ -47,13 +47,13 @@ impl Incoming {
                 funds: vec![],
             }
             .into(),
-        })
+        }
     }
 }
 
 /// A transfer out of the market (a bid deposit going back to its provider).
-pub fn send(denom: &Denom, to: &Addr, amount: Uint128) -> kumo::Result<CosmosMsg> {
-    Ok(match denom {
+pub fn send(denom: &Denom, to: &Addr, amount: Uint128) -> CosmosMsg {
+    match denom {
         Denom::Native(d) => BankMsg::Send {
             to_address: to.to_string(),
             amount: vec![Coin::new(amount, d.clone())],
@@ -65,15 +65,15 @@ pub fn send(denom: &Denom, to: &Addr, amount: Uint128) -> kumo::Result<CosmosMsg
             funds: vec![],
         }
         .into(),
-    })
+    }
 }
 
 /// A message to the escrow that carries no funds.
-pub fn escrow_call(escrow_addr: &Addr, msg: &escrow::MarketCall) -> kumo::Result<CosmosMsg> {
-    Ok(WasmMsg::Execute {
+pub fn escrow_call(escrow_addr: &Addr, msg: &escrow::MarketCall) -> CosmosMsg {
+    WasmMsg::Execute {
         contract_addr: escrow_addr.to_string(),
         msg: write(msg),
         funds: vec![],
     }
-    .into())
+    .into()
 }

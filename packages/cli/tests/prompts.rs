@@ -387,13 +387,7 @@ fn keys_add_refuses_two_different_passwords_and_adds_nothing() {
     let (status, text, _) = pty.finish();
     assert!(!status.success(), "keys add succeeded:\n{text}");
     assert!(!text.contains("added key"), "{text}");
-    let mut list = kumo(home.path());
-    list.args(["keys", "list"]);
-    assert_cmd::Command::from_std(list)
-        .timeout(DEADLINE)
-        .assert()
-        .success()
-        .stdout(contains("no keys in"));
+    assert_no_keys(home.path());
 }
 
 #[test]
@@ -458,6 +452,17 @@ fn a_signing_command_asks_for_the_keyring_password_on_the_terminal() {
 // ---------------------------------------------------------------------------------------------
 // Without a terminal.
 
+/// `keys list` shows no key: nothing was added.
+fn assert_no_keys(home: &Path) {
+    let mut list = kumo(home);
+    list.args(["keys", "list"]);
+    assert_cmd::Command::from_std(list)
+        .timeout(DEADLINE)
+        .assert()
+        .success()
+        .stdout(contains("no keys in"));
+}
+
 #[test]
 fn without_a_terminal_or_the_variable_a_signing_command_says_what_to_set() {
     let home = tempfile::tempdir().unwrap();
@@ -482,13 +487,7 @@ fn without_a_terminal_or_the_variable_keys_add_says_what_to_set() {
         .stderr(contains(
             "cannot ask for the keyring password: set KUMO_KEYRING_PASSWORD or run on a terminal",
         ));
-    let mut list = kumo(home.path());
-    list.args(["keys", "list"]);
-    assert_cmd::Command::from_std(list)
-        .timeout(DEADLINE)
-        .assert()
-        .success()
-        .stdout(contains("no keys in"));
+    assert_no_keys(home.path());
 }
 
 #[test]
@@ -502,13 +501,7 @@ fn an_empty_password_variable_is_an_error_not_a_password() {
         .stderr(contains(
             "KUMO_KEYRING_PASSWORD is set but empty: set it to the keyring password, or unset it",
         ));
-    let mut list = kumo(home.path());
-    list.args(["keys", "list"]);
-    assert_cmd::Command::from_std(list)
-        .timeout(DEADLINE)
-        .assert()
-        .success()
-        .stdout(contains("no keys in"));
+    assert_no_keys(home.path());
 
     recover_with_env_password(home.path(), "tenant", DEV_MNEMONIC);
     write_fake_suite(home.path());

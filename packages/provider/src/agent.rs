@@ -39,8 +39,9 @@ use crate::gateway::{is_live, ManifestStore, StoreError};
 use crate::inventory::{Inventory, ReservationState};
 use crate::journal::{Entry, Intent, IntentKind, IntentState, Journal, JournalError};
 
-/// Orders, bids and leases per query page (the market's maximum).
-const PAGE: u32 = 30;
+/// [`AgentConfig::page_limit`]'s default: orders, bids and leases asked for per query page
+/// (the market's maximum today).
+pub const DEFAULT_PAGE_LIMIT: u32 = 30;
 /// How often one listing may start over after a page failed mid-listing. The market's cursors
 /// are keys (they resume after an item deleted since), so this only guards against a market
 /// that still looks its cursor up (an older deployment of it).
@@ -71,6 +72,10 @@ pub struct AgentConfig {
     /// intent whose effect is not on chain is in doubt (nothing is sent again for it) until
     /// the chain is past that height, and certainly void after it.
     pub tx_timeout_blocks: u64,
+    /// The `limit` of every listing query (default [`DEFAULT_PAGE_LIMIT`]). The market answers
+    /// at most its own maximum whatever is asked, so a page may be shorter than this with more
+    /// to come: listings go on until an empty page, and any value lists everything.
+    pub page_limit: u32,
 }
 
 impl AgentConfig {
@@ -87,6 +92,7 @@ impl AgentConfig {
             withdraw_period: Duration::from_secs(3600),
             heartbeat_period: None,
             tx_timeout_blocks: DEFAULT_TX_TIMEOUT_BLOCKS,
+            page_limit: DEFAULT_PAGE_LIMIT,
         }
     }
 }
@@ -168,7 +174,15 @@ enum Call {
     Staking(staking::ExecuteMsg),
 }
 
+/// A bid the engine decided on, not yet sent.
+struct PendingBid {
+    order: OrderId,
+    kind: IntentKind,
+    call: Call,
+}
+
 /// The outcome of a journaled transaction whose result is known.
+#[derive(Clone)]
 enum Sent {
     Done,
     /// The chain refused it (nothing happened); the intent is gone from the journal.
@@ -520,7 +534,7 @@ impl Agent {
                     &self.client,
                     &market::QueryMsg::OpenOrders {
                         start_after: start_after.clone(),
-                        limit: Some(PAGE),
+                        limit: Some(self.config.page_limit),
                     },
                 )
                 .await;
@@ -536,7 +550,15 @@ impl Agent {
                 }
                 Err(e) => return Err(e.into()),
             };
-            let n = page.orders.len();
+            // Only an empty page ends the listing: the market may cap pages below the limit.
+            let Some(last) = page.orders.last().map(|o| o.id.clone()) else {
+                break;
+            };
+            if start_after.as_ref() == Some(&last) {
+                // The same page again (a market that ignores the cursor): no more to list.
+                break;
+            }
+            let mut bids = Vec::new();
             for order in page.orders {
                 start_after = Some(order.id.clone());
                 let key = order.id.to_string();
@@ -547,23 +569,24 @@ impl Agent {
                 if self.decided.contains(&key) {
                     continue;
                 }
-                self.decide(&order.id, provider, report).await?;
+                bids.extend(self.decide(&order.id, provider, report).await?);
             }
-            if n < PAGE as usize {
-                break;
-            }
+            // A page's bids go in one transaction: one block for all of them, not one each.
+            self.send_bids(bids, report).await?;
         }
         // Orders no longer open are never listed again: forget them.
         self.decided.retain(|o| seen.contains(o));
         Ok(())
     }
 
+    /// Evaluates an order with the bid engine: the bid to send (its resources are held in the
+    /// inventory from now on), or `None` (declined, or the order is gone).
     async fn decide(
         &mut self,
         order: &OrderId,
         provider: &ProviderView,
         report: &mut TickReport,
-    ) -> Result<(), AgentError> {
+    ) -> Result<Option<PendingBid>, AgentError> {
         let res: Result<OrderResponse, ChainError> = self
             .config
             .contracts
@@ -574,7 +597,7 @@ impl Agent {
             // Closed and pruned since it was listed.
             Err(ChainError::Api { message, .. }) if message.contains("not found") => {
                 self.decided.insert(order.to_string());
-                return Ok(());
+                return Ok(None);
             }
             Err(e) => return Err(e.into()),
         };
@@ -594,26 +617,75 @@ impl Agent {
             BidOutcome::Declined(d) => {
                 let why = format!("{} ({}): {}", d.policy, d.code, d.reason);
                 report.declined.push((order.clone(), why));
-                return Ok(());
+                return Ok(None);
             }
             BidOutcome::Bid(bid) => bid,
         };
         let deposit = self.config.bid_deposit.clone();
-        let kind = IntentKind::CreateBid {
-            price: bid.price.to_string(),
-            deposit: deposit.to_string(),
-        };
-        let msg = market::ExecuteMsg::CreateBid(bid.to_msg(self.config.reclamation_window));
-        let at = now_wall();
-        match self
-            .transact(
-                format!("bid/{order}"),
-                kind,
-                at,
-                Call::Market(msg, vec![deposit]),
-            )
-            .await?
-        {
+        Ok(Some(PendingBid {
+            order: order.clone(),
+            kind: IntentKind::CreateBid {
+                price: bid.price.to_string(),
+                deposit: deposit.to_string(),
+            },
+            call: Call::Market(
+                market::ExecuteMsg::CreateBid(bid.to_msg(self.config.reclamation_window)),
+                vec![deposit],
+            ),
+        }))
+    }
+
+    /// Sends a page's bids in one transaction, each journaled as its own intent. If the chain
+    /// refuses the transaction (one bid refused reverts them all), each is sent alone, so the
+    /// others still land and the refused one is reported with its own reason.
+    async fn send_bids(
+        &mut self,
+        bids: Vec<PendingBid>,
+        report: &mut TickReport,
+    ) -> Result<(), AgentError> {
+        // A bid whose earlier transaction may still land is not sent again, nor held up with
+        // the others.
+        let (doubtful, bids): (Vec<_>, Vec<_>) = bids
+            .into_iter()
+            .partition(|b| self.in_doubt.contains_key(&format!("bid/{}", b.order)));
+        for b in doubtful {
+            self.settle_bid(&b.order, Sent::InDoubt, report);
+        }
+        if bids.len() > 1 {
+            let intents = bids
+                .iter()
+                .map(|b| (format!("bid/{}", b.order), b.kind.clone(), &b.call))
+                .collect();
+            match self.transact_all(intents, now_wall()).await? {
+                Sent::Done => {
+                    for b in bids {
+                        report.bids_placed.push(b.order.bid(self.me()));
+                    }
+                    return Ok(());
+                }
+                Sent::Refused(log) => {
+                    tracing::info!(bids = bids.len(), %log, "the bids' transaction was refused: sending them one by one");
+                }
+                sent @ (Sent::Busy(_) | Sent::InDoubt) => {
+                    for b in bids {
+                        self.settle_bid(&b.order, sent.clone(), report);
+                    }
+                    return Ok(());
+                }
+            }
+        }
+        for b in bids {
+            let sent = self
+                .transact(format!("bid/{}", b.order), b.kind, now_wall(), b.call)
+                .await?;
+            self.settle_bid(&b.order, sent, report);
+        }
+        Ok(())
+    }
+
+    /// What a bid's transaction outcome means for the order and the inventory.
+    fn settle_bid(&mut self, order: &OrderId, sent: Sent, report: &mut TickReport) {
+        match sent {
             Sent::Done => report.bids_placed.push(order.bid(self.me())),
             // The chain answered: the bid will not exist. Free what it held.
             Sent::Refused(log) => {
@@ -629,7 +701,6 @@ impl Agent {
             // An earlier bid may still land: the order stays decided, its resources held.
             Sent::InDoubt => tracing::info!(%order, "a bid on the order may still land"),
         }
-        Ok(())
     }
 
     /// Closes own open bids older than the bid timeout and frees what they held; returns the
@@ -1154,65 +1225,87 @@ impl Agent {
         at: u64,
         call: Call,
     ) -> Result<Sent, AgentError> {
-        if self.in_doubt.contains_key(&key) {
+        self.transact_all(vec![(key, kind, &call)], at).await
+    }
+
+    /// [`Agent::transact`] for several intents in one transaction: each journaled with the
+    /// same timeout height (a restart resolves each from chain state, as for one), all done or
+    /// none. None is sent if one of them is still in doubt.
+    async fn transact_all(
+        &self,
+        intents: Vec<(String, IntentKind, &Call)>,
+        at: u64,
+    ) -> Result<Sent, AgentError> {
+        if let Some((key, ..)) = intents.iter().find(|(k, ..)| self.in_doubt.contains_key(k)) {
             tracing::info!(%key, "an earlier transaction may still land: not sent again");
             return Ok(Sent::InDoubt);
         }
         let height = self.client.latest_block().await?.height;
         let timeout_height = height.saturating_add(self.config.tx_timeout_blocks.max(1));
-        let intent = Intent {
-            key,
-            kind,
-            state: IntentState::Pending,
-            at,
-        };
-        self.journal.record_in_flight(&intent, timeout_height)?;
-        let mut sent = self.broadcast(&call, timeout_height).await;
-        if matches!(&sent, Err(e) if is_sequence_mismatch(e)) {
-            tracing::info!(key = %intent.key, "account sequence mismatch: reading the account again and retrying");
-            self.client.account(&self.address).await?;
-            sent = self.broadcast(&call, timeout_height).await;
+        let mut calls = Vec::with_capacity(intents.len());
+        let mut journaled = Vec::with_capacity(intents.len());
+        for (key, kind, call) in intents {
+            let intent = Intent {
+                key,
+                kind,
+                state: IntentState::Pending,
+                at,
+            };
+            self.journal.record_in_flight(&intent, timeout_height)?;
+            journaled.push(intent);
+            calls.push(call);
         }
-        match sent {
+        let mut sent = self.broadcast(&calls, timeout_height).await;
+        if matches!(&sent, Err(e) if is_sequence_mismatch(e)) {
+            tracing::info!(key = %journaled[0].key, "account sequence mismatch: reading the account again and retrying");
+            self.client.account(&self.address).await?;
+            sent = self.broadcast(&calls, timeout_height).await;
+        }
+        let outcome = match sent {
             Ok(_) => {
-                self.journal.record(&Intent {
-                    state: IntentState::Done,
-                    ..intent
-                })?;
-                Ok(Sent::Done)
+                for intent in journaled {
+                    self.journal.record(&Intent {
+                        state: IntentState::Done,
+                        ..intent
+                    })?;
+                }
+                return Ok(Sent::Done);
             }
             Err(e) if is_sequence_mismatch(&e) || e.is_timeout_height() => {
-                self.journal.remove(&intent.key)?;
-                Ok(Sent::Busy(e.to_string()))
+                Sent::Busy(e.to_string())
             }
-            Err(ChainError::TxFailed { log, .. }) => {
-                self.journal.remove(&intent.key)?;
-                Ok(Sent::Refused(log))
-            }
+            Err(ChainError::TxFailed { log, .. }) => Sent::Refused(log),
             // Nothing was broadcast.
-            Err(ChainError::SimulationFailed { message }) => {
-                self.journal.remove(&intent.key)?;
-                Ok(Sent::Refused(message))
-            }
-            Err(e) => Err(e.into()),
+            Err(ChainError::SimulationFailed { message }) => Sent::Refused(message),
+            Err(e) => return Err(e.into()),
+        };
+        for intent in journaled {
+            self.journal.remove(&intent.key)?;
         }
+        Ok(outcome)
     }
 
-    async fn broadcast(&self, call: &Call, timeout_height: u64) -> Result<TxResponse, ChainError> {
-        let (client, key, contracts) = (&self.client, &self.key, &self.config.contracts);
-        let timeout_height = Some(timeout_height);
-        match call {
-            Call::Market(msg, funds) => {
-                client
-                    .execute_with_timeout(key, &contracts.market, msg, funds, timeout_height)
-                    .await
-            }
-            Call::Staking(msg) => {
-                client
-                    .execute_with_timeout(key, &contracts.staking, msg, &[], timeout_height)
-                    .await
-            }
-        }
+    /// Signs and broadcasts `calls` as one transaction.
+    async fn broadcast(
+        &self,
+        calls: &[&Call],
+        timeout_height: u64,
+    ) -> Result<TxResponse, ChainError> {
+        let contracts = &self.config.contracts;
+        let msgs = calls
+            .iter()
+            .map(|call| match call {
+                Call::Market(msg, funds) => {
+                    kumo_chain::tx::msg_execute(&self.address, &contracts.market, msg, funds)
+                }
+                Call::Staking(msg) => {
+                    kumo_chain::tx::msg_execute(&self.address, &contracts.staking, msg, &[])
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.client
+            .sign_and_broadcast_with_timeout(&self.key, msgs, "", Some(timeout_height))
+            .await
     }
 
     // ---- transactions in flight ----
@@ -1390,7 +1483,7 @@ impl Agent {
             |start_after| market::QueryMsg::ProviderBids {
                 provider: self.address.clone(),
                 start_after,
-                limit: Some(PAGE),
+                limit: Some(self.config.page_limit),
             },
             |r: BidsResponse| r.bids,
             |b| b.id.clone(),
@@ -1404,7 +1497,7 @@ impl Agent {
             |start_after| market::QueryMsg::ProviderLeases {
                 provider: self.address.clone(),
                 start_after,
-                limit: Some(PAGE),
+                limit: Some(self.config.page_limit),
             },
             |r: LeasesResponse| r.leases,
             |l| l.id.clone(),
@@ -1412,8 +1505,9 @@ impl Agent {
         .await
     }
 
-    /// Every page of a market listing. Should a page fail after the first (a market that looks
-    /// its cursor up, and the item was pruned), the listing restarts, a few times at most.
+    /// Every page of a market listing, until an empty page. Should a page fail after the first
+    /// (a market that looks its cursor up, and the item was pruned), the listing restarts, a
+    /// few times at most.
     async fn list_all<R, T, K>(
         &self,
         query: impl Fn(Option<K>) -> market::QueryMsg,
@@ -1444,14 +1538,18 @@ impl Agent {
                 }
                 Err(e) => return Err(e.into()),
             };
-            let n = page.len();
+            // Only an empty page ends the listing: the market may cap pages below the limit.
+            let Some(last) = page.last().map(&key) else {
+                break;
+            };
+            if start_after.as_ref() == Some(&last) {
+                // The same page again (a market that ignores the cursor): no more to list.
+                break;
+            }
             for item in page {
                 let k = key(&item);
                 start_after = Some(k.clone());
                 out.insert(k, item);
-            }
-            if n < PAGE as usize {
-                break;
             }
         }
         Ok(out.into_values().collect())

@@ -312,3 +312,16 @@ pub(crate) fn is_dns_label(name: &str) -> bool {
         && !name.starts_with('-')
         && !name.ends_with('-')
 }
+
+/// The GPU vendors a manifest service's GPU attributes name (`vendor/<vendor>/model/...`),
+/// sorted and each once: what both backends map to their GPU resources.
+pub fn gpu_vendors(service: &kumo_sdl::manifest::Service) -> Vec<&str> {
+    let vendors: std::collections::BTreeSet<&str> = service
+        .resources
+        .gpu
+        .attributes
+        .iter()
+        .filter_map(|a| a.key.strip_prefix("vendor/")?.split('/').next())
+        .collect();
+    vendors.into_iter().collect()
+}

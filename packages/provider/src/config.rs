@@ -189,13 +189,25 @@ impl BackendSettings {
 pub enum InventorySource {
     /// The nodes as configured.
     Static(InventoryConfig),
-    /// One node with the Docker engine's CPUs and memory, less what is reserved for the system.
+    /// One node with the Docker engine's CPUs and memory, less what is reserved for the system,
+    /// and its GPUs.
     Detect {
         reserved_cpu_millis: u64,
         reserved_memory: u64,
         ephemeral_storage: u64,
         storage_classes: BTreeMap<String, u64>,
+        gpus: DetectGpus,
     },
+}
+
+/// Where a detected node's GPUs come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DetectGpus {
+    /// `nvidia-smi` ([`crate::gpu`]): `None` runs `nvidia-smi` from `PATH` (missing: no
+    /// GPUs); a configured path (`inventory.nvidia_smi`) must exist.
+    NvidiaSmi(Option<PathBuf>),
+    /// As listed in `inventory.gpus` (`[]`: none); nothing is run.
+    Listed(Vec<GpuPool>),
 }
 
 #[derive(Clone, Debug)]
@@ -364,6 +376,10 @@ struct RawInventory {
     ephemeral_storage: Option<toml::Value>,
     #[serde(default)]
     storage_classes: BTreeMap<String, toml::Value>,
+    /// Detect mode: the `nvidia-smi` to run.
+    nvidia_smi: Option<String>,
+    /// Detect mode: the GPUs, instead of asking `nvidia-smi`.
+    gpus: Option<Vec<GpuPool>>,
     #[serde(default)]
     nodes: Vec<RawNode>,
 }
@@ -514,6 +530,16 @@ impl Config {
         }
         if let PricingSettings::Script { path, .. } = &mut self.bidding.pricing {
             rebase(path);
+        }
+        if let InventorySource::Detect {
+            gpus: DetectGpus::NvidiaSmi(Some(path)),
+            ..
+        } = &mut self.inventory
+        {
+            // A bare name is looked up on PATH, as a shell would.
+            if path.components().count() > 1 {
+                rebase(path);
+            }
         }
         if let Some((cert, key)) = &mut self.gateway.pem {
             rebase(cert);
@@ -1004,11 +1030,42 @@ impl Cx {
                         "missing; with mode = \"detect\" say how much disk ephemeral volumes may use, e.g. ephemeral_storage = \"100Gi\"",
                     )
                 })?;
+                let gpus = match (raw.gpus, raw.nvidia_smi) {
+                    (Some(_), Some(_)) => {
+                        return Err(self.err(
+                            "inventory.gpus",
+                            "set either `gpus` (the GPUs, nothing detected) or `nvidia_smi` (the program that detects them), not both",
+                        ))
+                    }
+                    (Some(gpus), None) => {
+                        // An allocation names its GPU kind: each kind must be one pool.
+                        for (i, p) in gpus.iter().enumerate() {
+                            if gpus[..i].iter().any(|q| {
+                                (&q.vendor, &q.model, &q.ram, &q.interface)
+                                    == (&p.vendor, &p.model, &p.ram, &p.interface)
+                            }) {
+                                return Err(self.err(
+                                    "inventory.gpus",
+                                    format!("GPU {} is listed twice; list each kind once, with its count", p.key()),
+                                ));
+                            }
+                        }
+                        DetectGpus::Listed(gpus)
+                    }
+                    (None, Some(path)) if path.trim().is_empty() => {
+                        return Err(self.err(
+                            "inventory.nvidia_smi",
+                            "empty; name the program, e.g. nvidia_smi = \"/usr/bin/nvidia-smi\", or set gpus = [] to detect no GPUs",
+                        ))
+                    }
+                    (None, path) => DetectGpus::NvidiaSmi(path.map(PathBuf::from)),
+                };
                 Ok(InventorySource::Detect {
                     reserved_cpu_millis: opt(&raw.reserved_cpu, "inventory.reserved_cpu", true)?,
                     reserved_memory: opt(&raw.reserved_memory, "inventory.reserved_memory", false)?,
                     ephemeral_storage: self.size(ephemeral, "inventory.ephemeral_storage")?,
                     storage_classes,
+                    gpus,
                 })
             }
             "static" => {
@@ -1018,10 +1075,18 @@ impl Cx {
                         "missing; with mode = \"static\" list at least one [[inventory.nodes]] with name, cpu, memory and ephemeral_storage",
                     ));
                 }
-                for key in ["reserved_cpu", "reserved_memory", "ephemeral_storage"] {
+                for key in [
+                    "reserved_cpu",
+                    "reserved_memory",
+                    "ephemeral_storage",
+                    "nvidia_smi",
+                    "gpus",
+                ] {
                     let set = match key {
                         "reserved_cpu" => raw.reserved_cpu.is_some(),
                         "reserved_memory" => raw.reserved_memory.is_some(),
+                        "nvidia_smi" => raw.nvidia_smi.is_some(),
+                        "gpus" => raw.gpus.is_some(),
                         _ => raw.ephemeral_storage.is_some(),
                     };
                     if set {
@@ -1539,11 +1604,25 @@ impl fmt::Display for Config {
                 reserved_memory,
                 ephemeral_storage,
                 storage_classes,
+                gpus,
             } => {
                 writeln!(
                     f,
                     "inventory:  detected from Docker, less {reserved_cpu_millis}m CPU and {reserved_memory} B memory; {ephemeral_storage} B ephemeral"
                 )?;
+                match gpus {
+                    DetectGpus::NvidiaSmi(None) => writeln!(
+                        f,
+                        "  GPUs: from {} on PATH (none if it is missing)",
+                        crate::gpu::NVIDIA_SMI
+                    )?,
+                    DetectGpus::NvidiaSmi(Some(path)) => {
+                        writeln!(f, "  GPUs: from {}", path.display())?
+                    }
+                    DetectGpus::Listed(pools) => {
+                        writeln!(f, "  GPUs: {} pool(s) as listed", pools.len())?
+                    }
+                }
                 for (class, size) in storage_classes {
                     writeln!(f, "  storage class {class}: {size} B")?;
                 }

@@ -24,7 +24,7 @@ use kumo_chain::{ChainError, Client, Key, KumoContracts};
 use crate::agent::{Agent, AgentError, TickReport};
 use crate::backend::{Backend, BackendError};
 use crate::config::{
-    BackendSettings, Config, ConfigError, InventorySource, LogFormat, LogSettings,
+    BackendSettings, Config, ConfigError, DetectGpus, InventorySource, LogFormat, LogSettings,
 };
 use crate::docker::DockerBackend;
 use crate::gateway::{
@@ -187,7 +187,8 @@ pub async fn connect_backend(settings: &BackendSettings) -> Result<Arc<dyn Backe
 }
 
 /// The inventory the configuration describes; `detect` asks the Docker engine for its CPUs and
-/// memory (one node, named after the engine's host).
+/// memory (one node, named after the engine's host) and `nvidia-smi` for its GPUs (unless the
+/// configuration lists them).
 pub async fn resolve_inventory(
     source: &InventorySource,
     backend: &BackendSettings,
@@ -199,6 +200,7 @@ pub async fn resolve_inventory(
             reserved_memory,
             ephemeral_storage,
             storage_classes,
+            gpus,
         } => {
             let BackendSettings::Docker(docker) = backend else {
                 return Err(DaemonError::Inventory(
@@ -225,11 +227,39 @@ pub async fn resolve_inventory(
                 .name
                 .filter(|n| !n.is_empty())
                 .unwrap_or_else(|| "docker".to_string());
+            let gpus = match gpus {
+                DetectGpus::Listed(pools) => pools.clone(),
+                DetectGpus::NvidiaSmi(program) => {
+                    let program = program.clone();
+                    // Runs a program (30 s at most): off the async threads.
+                    tokio::task::spawn_blocking(move || {
+                        crate::gpu::detect_configured(program.as_ref())
+                    })
+                    .await
+                    .map_err(|e| DaemonError::Inventory(format!("detecting GPUs: {e}")))?
+                    .map_err(|e| DaemonError::Inventory(e.to_string()))?
+                }
+            };
+            let gpu_list: Vec<String> = gpus
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{} x{}{}{}",
+                        p.key(),
+                        p.count,
+                        p.ram.as_deref().map_or(String::new(), |r| format!(" {r}")),
+                        p.interface
+                            .as_deref()
+                            .map_or(String::new(), |i| format!(" {i}"))
+                    )
+                })
+                .collect();
             tracing::info!(
                 node = %name,
                 cpu_millis,
                 memory = memory_left,
                 ephemeral_storage,
+                gpus = ?gpu_list,
                 "inventory detected from the Docker engine"
             );
             Ok(InventoryConfig {
@@ -238,7 +268,7 @@ pub async fn resolve_inventory(
                     cpu_millis,
                     memory: memory_left,
                     ephemeral_storage: *ephemeral_storage,
-                    gpus: vec![],
+                    gpus,
                 }],
                 storage_classes: storage_classes.clone(),
             })

@@ -21,10 +21,10 @@ use std::process::Command;
 use bollard::auth::DockerCredentials;
 use bollard::errors::Error as DockerError;
 use bollard::models::{
-    ContainerCreateBody, ContainerSummary, ContainerSummaryStateEnum, EndpointSettings,
-    EventMessage, HostConfig, HostConfigLogConfig, Mount, MountTmpfsOptions, MountType,
-    NetworkCreateRequest, NetworkingConfig, PortBinding, RestartPolicy as DockerRestartPolicy,
-    RestartPolicyNameEnum, VolumeCreateRequest,
+    ContainerCreateBody, ContainerSummary, ContainerSummaryStateEnum, DeviceRequest,
+    EndpointSettings, EventMessage, HostConfig, HostConfigLogConfig, Mount, MountTmpfsOptions,
+    MountType, NetworkCreateRequest, NetworkingConfig, PortBinding,
+    RestartPolicy as DockerRestartPolicy, RestartPolicyNameEnum, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     BuildImageOptions, CreateContainerOptions, CreateImageOptions, EventsOptions,
@@ -986,6 +986,12 @@ fn spec_hash(key: &str, service: &Service, config: &DockerConfig) -> String {
     hasher.update(&config.public_hostname);
     hasher.update([0]);
     hasher.update(format!("{:?}", config.restart_policy));
+    if gpu_units(service) > 0 {
+        // Containers of GPU services built before they got their GPUs are replaced; the
+        // hashes of all others stay as they were.
+        hasher.update([0]);
+        hasher.update(GPU_DRIVER);
+    }
     hex::encode(&hasher.finalize()[..16])
 }
 
@@ -1027,6 +1033,20 @@ pub fn validate_group(group: &Group) -> Result<(), BackendError> {
             .ok_or_else(|| invalid(format!("service {name:?}: bad CPU units")))?;
         resource_value(&service.resources.memory.size.val)
             .ok_or_else(|| invalid(format!("service {name:?}: bad memory size")))?;
+        let gpus = resource_value(&service.resources.gpu.units.val)
+            .ok_or_else(|| invalid(format!("service {name:?}: bad GPU units")))?;
+        if gpus > 0 {
+            let vendors = crate::backend::gpu_vendors(service);
+            if vendors != [GPU_DRIVER] {
+                return Err(invalid(format!(
+                    "service {name:?} asks for {gpus} GPU(s) of vendor(s) {vendors:?}; the \
+                     Docker backend runs NVIDIA GPUs only"
+                )));
+            }
+            if i64::try_from(gpus).is_err() {
+                return Err(invalid(format!("service {name:?}: bad GPU units")));
+            }
+        }
         for storage in &service.resources.storage {
             resource_value(&storage.size.val).ok_or_else(|| {
                 invalid(format!(
@@ -1101,6 +1121,28 @@ pub fn validate_group(group: &Group) -> Result<(), BackendError> {
 
 fn resource_value(val: &str) -> Option<u64> {
     val.parse().ok()
+}
+
+/// The engine's device driver for NVIDIA GPUs (the NVIDIA Container Toolkit's), and the only
+/// GPU vendor this backend runs.
+const GPU_DRIVER: &str = "nvidia";
+
+/// GPUs per replica (0 when none or unreadable: [`validate_group`] refuses those).
+fn gpu_units(service: &Service) -> u64 {
+    resource_value(&service.resources.gpu.units.val).unwrap_or(0)
+}
+
+/// The GPUs a replica's container gets, as `docker run --gpus <units>` asks for them: a device
+/// request to the engine's `nvidia` driver for `units` GPUs with the `gpu` capability. `None`
+/// when the service asks for none. Needs the NVIDIA Container Toolkit on the host.
+pub fn gpu_device_requests(service: &Service) -> Option<Vec<DeviceRequest>> {
+    let units = i64::try_from(gpu_units(service)).ok().filter(|u| *u > 0)?;
+    Some(vec![DeviceRequest {
+        driver: Some(GPU_DRIVER.to_string()),
+        count: Some(units),
+        capabilities: Some(vec![vec!["gpu".to_string()]]),
+        ..Default::default()
+    }])
 }
 
 fn storage_attribute<'s>(storage: &'s kumo_sdl::manifest::Storage, key: &str) -> Option<&'s str> {
@@ -1320,6 +1362,7 @@ fn container_body(
             // No swap beyond the memory limit.
             memory_swap: memory,
             mounts: Some(mounts),
+            device_requests: gpu_device_requests(service),
             network_mode: Some(network.clone()),
             port_bindings: Some(port_bindings),
             restart_policy: Some(restart_policy),
@@ -1711,6 +1754,58 @@ deployment:
             endpoints[&network_name(&key)].aliases,
             Some(vec!["web".to_string()])
         );
+    }
+
+    /// The built `HostConfig` is checked directly: there is no GPU here, and the test engine
+    /// has no `nvidia` runtime, so no such container is ever created.
+    #[test]
+    fn a_gpu_service_gets_its_gpus_through_the_nvidia_driver() {
+        let sdl = WEB.replace(
+            "memory: {size: 128Mi}",
+            "memory: {size: 128Mi}\n        gpu: {units: 2, attributes: {vendor: {nvidia: [{model: a100}]}}}",
+        );
+        let g = group(&sdl);
+        validate_group(&g).unwrap();
+        let lease = lease();
+        let key = lease_key(&lease);
+        let config = DockerConfig::default();
+        let service = &g.services[0];
+        let body =
+            container_body(&lease, &key, &g, service, 0, "spec", "manifest", &config).unwrap();
+        let requests = body.host_config.unwrap().device_requests.unwrap();
+        assert_eq!(
+            requests,
+            vec![DeviceRequest {
+                driver: Some("nvidia".to_string()),
+                count: Some(2),
+                capabilities: Some(vec![vec!["gpu".to_string()]]),
+                ..Default::default()
+            }]
+        );
+
+        // Without GPUs, no device request.
+        let plain = group(WEB);
+        let body = container_body(
+            &lease,
+            &key,
+            &plain,
+            &plain.services[0],
+            0,
+            "spec",
+            "manifest",
+            &config,
+        )
+        .unwrap();
+        assert_eq!(body.host_config.unwrap().device_requests, None);
+
+        // Another vendor's GPUs cannot run here (the SDL parser knows only NVIDIA's: the
+        // manifest is changed by hand, as a tenant could send it).
+        let mut amd = g.clone();
+        for a in &mut amd.services[0].resources.gpu.attributes {
+            a.key = a.key.replace("vendor/nvidia/", "vendor/amd/");
+        }
+        let err = validate_group(&amd).unwrap_err().to_string();
+        assert!(err.contains("NVIDIA GPUs only"), "{err}");
     }
 
     #[test]

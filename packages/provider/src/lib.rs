@@ -9,6 +9,7 @@ pub mod config;
 pub mod daemon;
 pub mod docker;
 pub mod gateway;
+pub mod gpu;
 pub mod inventory;
 pub mod journal;
 pub mod kube;

@@ -297,6 +297,28 @@ mod follow_up {
         )
     }
 
+    /// An agent with the test config, the default engine, 4 CPUs and in-memory backend and
+    /// manifest store.
+    async fn plain_agent(net: &Net) -> Agent {
+        agent_of(net, config(net), 4000).await
+    }
+
+    /// An agent with `config`, the default engine, `cpu_millis` and in-memory backend and
+    /// manifest store.
+    async fn agent_of(net: &Net, config: AgentConfig, cpu_millis: u64) -> Agent {
+        let (backend, store) = memory();
+        agent_with(
+            net,
+            config,
+            engine(),
+            inventory_of(cpu_millis),
+            backend,
+            store,
+        )
+        .await
+        .unwrap()
+    }
+
     fn allocated_cpu(a: &Agent) -> u64 {
         a.inventory()
             .lock()
@@ -306,22 +328,80 @@ mod follow_up {
             .cpu_millis
     }
 
+    /// A pass's bids go in one transaction (one block for all, not one block each). When the
+    /// chain refuses it (here the market refuses one bid: its deployment asks for a track
+    /// record the bid engine does not check), each bid is sent alone: the others land and the
+    /// refused one is reported with the market's reason, its resources freed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_pass_sends_its_bids_in_one_transaction_and_alone_when_it_is_refused() {
+        let net = Net::start(3, false).await;
+        let orders = net.create_deployments(&hello_sdl(), 2).await;
+        let mut a = plain_agent(&net).await;
+        let report = a.tick().await.unwrap();
+        let me = net.provider_addr();
+        assert_eq!(
+            report.bids_placed,
+            vec![orders[0].bid(me.clone()), orders[1].bid(me.clone())],
+            "{report:?}"
+        );
+        let created_at = |id: kumo::BidId| async {
+            let bid: market::BidResponse = net
+                .k
+                .query_market(&net.client, &market::QueryMsg::Bid { id })
+                .await
+                .unwrap();
+            bid.bid.created_at
+        };
+        let per_bid = allocated_cpu(&a) / 2;
+        assert!(per_bid > 0);
+        // One block: the same block time.
+        assert_eq!(
+            created_at(orders[0].bid(me.clone())).await,
+            created_at(orders[1].bid(me.clone())).await
+        );
+
+        let (good, _) = net.create_deployment(&hello_sdl(), 50_000_000).await;
+        let (mut picky, _) = Net::new_deployment(&hello_sdl());
+        picky.provider_record = Some(market::RecordRequirement {
+            min_leases_completed: 5,
+            ..Default::default()
+        });
+        let created = net
+            .k
+            .execute_market(
+                &net.client,
+                &net.tenant,
+                &market::ExecuteMsg::CreateDeployment(picky),
+                &coins(50_000_000, DENOM),
+            )
+            .await
+            .unwrap();
+        let dseq: u64 = created.event_attr("wasm", "dseq").unwrap().parse().unwrap();
+        let picky = DeploymentId::new(net.tenant_addr(), dseq).group(1).order(1);
+        let report = a.tick().await.unwrap();
+        assert_eq!(report.bids_placed, vec![good.bid(me.clone())], "{report:?}");
+        assert_eq!(report.refused.len(), 1, "{report:?}");
+        assert_eq!(report.refused[0].0, picky);
+        // Three bids' resources held: the refused one's reservation is gone.
+        assert_eq!(allocated_cpu(&a), 3 * per_bid, "{report:?}");
+        drop(a);
+        // Journaled one by one: the three placed bids are done, the refused one is gone.
+        let journal = Journal::open(&net.journal_path()).unwrap();
+        for order in [&orders[0], &orders[1], &good] {
+            let intent = journal.get(&format!("bid/{order}")).unwrap().unwrap();
+            assert_eq!(intent.state, IntentState::Done, "{order}");
+        }
+        assert!(journal.get(&format!("bid/{picky}")).unwrap().is_none());
+        drop(journal);
+        net.devnet.stop().await;
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn won_leases_commit_their_reservation_and_lost_bids_release_theirs() {
         let net = Net::start(3, false).await;
         let (won, _) = net.create_deployment(&hello_sdl(), 50_000_000).await;
         let (lost, _) = net.create_deployment(&hello_sdl(), 50_000_000).await;
-        let (backend, store) = memory();
-        let mut a = agent_with(
-            &net,
-            config(&net),
-            engine(),
-            inventory_of(4000),
-            backend,
-            store,
-        )
-        .await
-        .unwrap();
+        let mut a = plain_agent(&net).await;
         let report = a.tick().await.unwrap();
         assert_eq!(report.bids_placed.len(), 2, "{report:?}");
         assert_eq!(allocated_cpu(&a), 500);
@@ -361,17 +441,7 @@ mod follow_up {
         drop(a);
 
         // After a restart the lease is booked again, as committed.
-        let (backend, store) = memory();
-        let mut b = agent_with(
-            &net,
-            config(&net),
-            engine(),
-            inventory_of(4000),
-            backend,
-            store,
-        )
-        .await
-        .unwrap();
+        let mut b = plain_agent(&net).await;
         let report = b.tick().await.unwrap();
         assert!(report.bids_placed.is_empty(), "{report:?}");
         assert_eq!(
@@ -391,18 +461,8 @@ mod follow_up {
     async fn open_bids_older_than_the_bid_timeout_are_closed_once() {
         let net = Net::start(5, false).await;
         let (order, _) = net.create_deployment(&hello_sdl(), 50_000_000).await;
-        let (backend, store) = memory();
         // config(): a 60 s bid timeout.
-        let mut a = agent_with(
-            &net,
-            config(&net),
-            engine(),
-            inventory_of(4000),
-            backend,
-            store,
-        )
-        .await
-        .unwrap();
+        let mut a = plain_agent(&net).await;
         let bid = order.bid(net.provider_addr());
         assert_eq!(a.tick().await.unwrap().bids_placed, vec![bid.clone()]);
         let report = a.tick().await.unwrap();
@@ -423,17 +483,7 @@ mod follow_up {
         assert_eq!(intent.state, IntentState::Done);
         drop(journal);
         // A restarted agent does not bid on the order again either.
-        let (backend, store) = memory();
-        let mut b = agent_with(
-            &net,
-            config(&net),
-            engine(),
-            inventory_of(4000),
-            backend,
-            store,
-        )
-        .await
-        .unwrap();
+        let mut b = plain_agent(&net).await;
         let report = b.tick().await.unwrap();
         assert!(report.bids_placed.is_empty(), "{report:?}");
         assert!(net.bids_on(&order).await.is_empty());
@@ -512,6 +562,59 @@ mod follow_up {
         let again = a.tick().await.unwrap();
         assert!(again.bids_placed.is_empty() && again.refused.is_empty());
         assert_eq!(again.orders_seen, 34);
+        net.stop().await;
+    }
+
+    /// The market answers at most its own maximum (30) per page whatever the query's limit, so
+    /// a page shorter than the limit is not the last one. The agent asks for 100 a page here:
+    /// every page it gets is short, and a listing that stopped at the first short page saw 30
+    /// of the 35 orders, bids and leases. Listings go on until an empty page.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn listings_go_on_past_pages_shorter_than_the_limit_until_an_empty_page() {
+        let net = Net::start(8, false).await;
+        let orders = net.create_deployments(&hello_sdl(), 35).await;
+        let above_the_cap = || {
+            let mut c = config(&net);
+            c.page_limit = 100;
+            c
+        };
+        // 35 replicas of 250 millicpu fit in 16 CPUs.
+        let mut a = agent_of(&net, above_the_cap(), 16_000).await;
+        // `OpenOrders`: 30, then 5, then an empty page.
+        let report = a.tick().await.unwrap();
+        assert_eq!(report.orders_seen, 35, "{report:?}");
+        assert_eq!(report.bids_placed.len(), 35, "{report:?}");
+        drop(a);
+
+        // `ProviderBids`: a restarted agent holds all 35 open bids again.
+        let mut b = agent_of(&net, above_the_cap(), 16_000).await;
+        assert_eq!(allocated_cpu(&b), 35 * 250);
+
+        // `ProviderLeases`: the tenant accepts every bid (one transaction); all 35 are live.
+        let tenant = net.client.address(&net.tenant).unwrap();
+        let me = net.provider_addr();
+        let accepts = orders
+            .iter()
+            .map(|o| {
+                kumo_chain::tx::msg_execute(
+                    &tenant,
+                    &net.k.market,
+                    &market::ExecuteMsg::CreateLease {
+                        bid: o.bid(me.clone()),
+                    },
+                    &[],
+                )
+                .unwrap()
+            })
+            .collect();
+        net.client
+            .sign_and_broadcast(&net.tenant, accepts, "")
+            .await
+            .unwrap();
+        let report = b.tick().await.unwrap();
+        assert_eq!(report.active_leases, 35, "{report:?}");
+        assert!(report.bids_placed.is_empty(), "{report:?}");
+        assert_eq!(allocated_cpu(&b), 35 * 250);
         net.stop().await;
     }
 }

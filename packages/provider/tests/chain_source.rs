@@ -68,6 +68,7 @@ async fn the_chain_source_reads_leases_deployments_and_keys_from_the_devnet() {
     // Keys: the tenant signed transactions; `silent` holds funds but never signed; the last
     // address was never seen by the chain.
     let tenant_addr = net.tenant_addr().to_string();
+    let net_tenant_key = net.tenant.public_key_bytes().to_vec();
     assert_eq!(
         source.public_key(&tenant_addr).await.unwrap(),
         Some(net.tenant.public_key_bytes().to_vec())
@@ -97,6 +98,13 @@ async fn the_chain_source_reads_leases_deployments_and_keys_from_the_devnet() {
     assert!(err.to_string().contains("chain query failed"), "{err}");
     let down = ChainLeaseSource::new(Client::new(&url, config).unwrap(), k, provider_addr);
     assert!(down.public_key(&tenant_addr).await.is_err());
+    // A key once found is kept (an account's key never changes): the tenant's still checks
+    // tokens; an account that had none is asked again, and the node is gone.
+    assert_eq!(
+        source.public_key(&tenant_addr).await.unwrap(),
+        Some(net_tenant_key)
+    );
+    assert!(source.public_key(&silent_addr).await.is_err());
 }
 
 // ---------------------------------------------------------------------------------------------

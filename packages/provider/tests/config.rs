@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use kumo_chain::{Key, Keyring, KumoContracts};
 use kumo_provider::config::{
-    BackendSettings, Config, ConfigError, ContractsSource, InventorySource, KeySource, LogFormat,
-    PricingSettings,
+    BackendSettings, Config, ConfigError, ContractsSource, DetectGpus, InventorySource, KeySource,
+    LogFormat, PricingSettings,
 };
 
 const ABANDON: &str =
@@ -314,6 +314,97 @@ fn other_mistakes_name_their_key() {
         err.contains("`inventory") && err.contains("static"),
         "{err}"
     );
+}
+
+/// [`MINIMAL`] with a detected inventory and `extra` lines in its `[inventory]` section.
+fn detect(extra: &str) -> String {
+    let start = MINIMAL.find("mode = \"static\"").unwrap();
+    let end = MINIMAL.find("[bidding]").unwrap();
+    format!(
+        "{}mode = \"detect\"\nephemeral_storage = \"10Gi\"\n{extra}\n{}",
+        &MINIMAL[..start],
+        &MINIMAL[end..]
+    )
+}
+
+fn detect_gpus(text: &str) -> DetectGpus {
+    match parse(text).unwrap().inventory {
+        InventorySource::Detect { gpus, .. } => gpus,
+        other => panic!("a detected inventory: {other:?}"),
+    }
+}
+
+#[test]
+fn detected_gpus_come_from_nvidia_smi_unless_listed() {
+    // By default `nvidia-smi` from PATH; or the program named.
+    assert_eq!(detect_gpus(&detect("")), DetectGpus::NvidiaSmi(None));
+    assert_eq!(
+        detect_gpus(&detect("nvidia_smi = \"/usr/bin/nvidia-smi\"")),
+        DetectGpus::NvidiaSmi(Some(PathBuf::from("/usr/bin/nvidia-smi")))
+    );
+    // Listed GPUs replace detection; `[]` detects none.
+    let DetectGpus::Listed(pools) = detect_gpus(&detect(
+        "gpus = [{ vendor = \"nvidia\", model = \"t4\", ram = \"16Gi\", count = 2 }]",
+    )) else {
+        panic!("listed GPUs")
+    };
+    assert_eq!(pools.len(), 1);
+    assert_eq!((pools[0].key().as_str(), pools[0].count), ("nvidia/t4", 2));
+    assert_eq!(pools[0].ram.as_deref(), Some("16Gi"));
+    assert_eq!(
+        detect_gpus(&detect("gpus = []")),
+        DetectGpus::Listed(Vec::new())
+    );
+    let summary = parse(&detect("")).unwrap().to_string();
+    assert!(
+        summary.contains("GPUs: from nvidia-smi on PATH"),
+        "{summary}"
+    );
+
+    // Mistakes name their key and say what to do.
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "nvidia_smi = \"/usr/bin/nvidia-smi\"\ngpus = []",
+            &["`inventory.gpus`", "not both"],
+        ),
+        ("nvidia_smi = \"\"", &["`inventory.nvidia_smi`", "gpus = []"]),
+        (
+            "gpus = [{ vendor = \"nvidia\", model = \"t4\", count = 1 }, { vendor = \"nvidia\", model = \"t4\", count = 2 }]",
+            &["`inventory.gpus`", "nvidia/t4 is listed twice"],
+        ),
+        ("gpus = [{ vendor = \"nvidia\" }]", &["missing field `model`"]),
+    ];
+    for (extra, expected) in cases {
+        let err = error(&detect(extra));
+        for e in *expected {
+            assert!(err.contains(e), "{extra}: {e} in {err}");
+        }
+    }
+    // They belong to detect mode; static nodes list their own GPUs.
+    for extra in ["nvidia_smi = \"nvidia-smi\"", "gpus = []"] {
+        let text = MINIMAL.replace("mode = \"static\"", &format!("mode = \"static\"\n{extra}"));
+        let err = error(&text);
+        let key = extra.split(' ').next().unwrap();
+        assert!(
+            err.contains(&format!("`inventory.{key}`")) && err.contains("mode = \"detect\" only"),
+            "{err}"
+        );
+    }
+
+    // A relative path is relative to the file; a bare name stays a PATH lookup.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("provider.toml");
+    for (given, resolved) in [
+        ("bin/nvidia-smi", dir.path().join("bin/nvidia-smi")),
+        ("nvidia-smi", PathBuf::from("nvidia-smi")),
+    ] {
+        std::fs::write(&path, detect(&format!("nvidia_smi = \"{given}\""))).unwrap();
+        let config = Config::load_with_env(&path, no_env).unwrap();
+        let InventorySource::Detect { gpus, .. } = config.inventory else {
+            panic!("a detected inventory")
+        };
+        assert_eq!(gpus, DetectGpus::NvidiaSmi(Some(resolved)));
+    }
 }
 
 #[test]

@@ -307,7 +307,7 @@ pub fn close(
                 s.open_bids = s.open_bids.saturating_sub(1);
                 s.sub_deposit(&bid.deposit.denom, bid.deposit.amount);
             })?;
-            fx.refund_bid(&bid)?;
+            fx.refund_bid(&bid);
         }
         BidState::Active => {
             let lease = store::lease(deps.storage, &id)?

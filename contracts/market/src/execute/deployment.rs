@@ -181,7 +181,7 @@ pub fn create(
             owner: owner.to_string(),
             depositor: owner.to_string(),
         },
-    )?);
+    ));
     for (i, spec) in new.groups.into_iter().enumerate() {
         let gid = id.group(i as u32 + 1);
         let mut group = Group {
@@ -278,7 +278,7 @@ pub fn close(
     delete_deployment(deps.storage, &mut fx, &id)?;
     fx.escrow(&escrow::MarketCall::CloseAccount {
         id: AccountId::Deployment(id.clone()),
-    })?;
+    });
     Ok(fx
         .into_response("close_deployment")
         .add_attribute("deployment", id.to_string()))
@@ -423,7 +423,7 @@ pub fn deposit(
             id: account,
             depositor: Some(funds.sender.to_string()),
         },
-    )?;
+    );
     Ok(Response::new()
         .add_message(msg)
         .add_attribute("action", "deposit")

@@ -83,7 +83,7 @@ fn lease_bid(deps: DepsMut, fx: &mut Effects, mut bid: Bid) -> Result<Lease, Con
         lease: id.clone(),
         payee: id.provider.to_string(),
         rate: lease.price,
-    })?;
+    });
     fx.events.push(
         Event::new("lease_created")
             .add_attribute("lease", id.to_string())
@@ -366,7 +366,7 @@ pub fn withdraw(deps: DepsMut, _info: MessageInfo, id: BidId) -> Result<Response
     let msg = crate::funds::escrow_call(
         &config.escrow,
         &escrow::MarketCall::Withdraw { lease: id.clone() },
-    )?;
+    );
     Ok(Response::new()
         .add_message(msg)
         .add_attribute("action", "withdraw_lease")

@@ -40,16 +40,14 @@ impl Effects {
         }
     }
 
-    pub fn escrow(&mut self, msg: &escrow::MarketCall) -> kumo::Result<()> {
-        let m = escrow_call(&self.escrow, msg)?;
-        self.msgs.push(m);
-        Ok(())
+    pub fn escrow(&mut self, msg: &escrow::MarketCall) {
+        self.msgs.push(escrow_call(&self.escrow, msg));
     }
 
     /// Returns a bid's deposit to its provider. The market holds bid deposits itself (its bid
     /// record is the ledger entry), so that `CreateBid` needs no escrow call (README).
-    pub fn refund_bid(&mut self, bid: &Bid) -> kumo::Result<()> {
-        let m = crate::funds::send(&bid.deposit.denom, &bid.id.provider, bid.deposit.amount)?;
+    pub fn refund_bid(&mut self, bid: &Bid) {
+        let m = crate::funds::send(&bid.deposit.denom, &bid.id.provider, bid.deposit.amount);
         self.msgs.push(m);
         self.events.push(
             Event::new("bid_deposit_refunded")
@@ -57,7 +55,6 @@ impl Effects {
                 .add_attribute("denom", bid.deposit.denom.to_string())
                 .add_attribute("amount", bid.deposit.amount),
         );
-        Ok(())
     }
 
     pub fn into_response(self, action: &str) -> Response {
@@ -208,7 +205,7 @@ pub fn end_open_bids(
             s.open_bids = s.open_bids.saturating_sub(1);
             s.sub_deposit(&bid.deposit.denom, bid.deposit.amount);
         })?;
-        fx.refund_bid(&bid)?;
+        fx.refund_bid(&bid);
         fx.events.push(
             Event::new("bid_closed")
                 .add_attribute("bid", bid.id.to_string())
@@ -279,13 +276,13 @@ pub fn end_lease(
         LeaseEnd::Closed(_) => fx.escrow(&escrow::MarketCall::ClosePayment {
             lease: bid.id.clone(),
             refund_since: None,
-        })?,
+        }),
         LeaseEnd::Absent { since } => fx.escrow(&escrow::MarketCall::ClosePayment {
             lease: bid.id.clone(),
             refund_since: Some(since),
-        })?,
+        }),
     }
-    fx.refund_bid(bid)?;
+    fx.refund_bid(bid);
     fx.events.push(
         Event::new("lease_closed")
             .add_attribute("lease", bid.id.to_string())

@@ -2,8 +2,10 @@
 //! `ProviderLeases`, deployments from its `Deployment` query, and tenants' public keys from the
 //! auth module's account endpoint (`/cosmos/auth/v1beta1/accounts/{address}`).
 //!
-//! Every answer is read fresh (no cache): a lease created a moment ago is served at once, and a
-//! closed one stops being served at once. `leases` pages through the provider's open leases
+//! Leases and deployments are read fresh (no cache): a lease created a moment ago is served at
+//! once, and a closed one stops being served at once. Public keys are cached once found: an
+//! account's key never changes after its first transaction, and every request checks a token
+//! against one. `leases` pages through the provider's open leases
 //! (the market keeps no index by dseq); a provider with thousands of leases would want a cache
 //! kept by the agent instead.
 
@@ -14,10 +16,12 @@ use kumo_chain::{AccountKey, ChainError, Client, KumoContracts};
 use super::source::{LeaseSource, OnChainDeployment, SourceError};
 use crate::backend::BoxFuture;
 
-/// Leases per query page (the market's maximum).
+/// Leases asked for per query page (the market's maximum today; it may answer fewer).
 const PAGE: u32 = 30;
 /// At most this many pages per lookup (30,000 leases), in case the chain keeps answering.
 const MAX_PAGES: usize = 1000;
+/// Public keys kept; past it the cache starts again (bounded memory).
+const MAX_KEYS: usize = 10_000;
 
 /// [`LeaseSource`] over a node's REST API.
 #[derive(Clone, Debug)]
@@ -25,6 +29,8 @@ pub struct ChainLeaseSource {
     client: Client,
     contracts: KumoContracts,
     provider: String,
+    /// Tenants' public keys found so far, by address (shared by clones).
+    keys: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>>,
 }
 
 impl ChainLeaseSource {
@@ -38,6 +44,7 @@ impl ChainLeaseSource {
             client,
             contracts,
             provider: provider.into(),
+            keys: Default::default(),
         }
     }
 
@@ -61,12 +68,16 @@ impl ChainLeaseSource {
                 )
                 .await
                 .map_err(chain_error)?;
-            let n = page.leases.len();
-            start_after = page.leases.last().map(|l| l.id.clone());
-            out.extend(page.leases.into_iter().filter(|l| l.id.dseq == dseq));
-            if n < PAGE as usize {
+            // Only an empty page (or the same page again) ends the listing: the market may cap
+            // pages below `PAGE`.
+            let Some(last) = page.leases.last().map(|l| l.id.clone()) else {
+                break;
+            };
+            if start_after.as_ref() == Some(&last) {
                 break;
             }
+            start_after = Some(last);
+            out.extend(page.leases.into_iter().filter(|l| l.id.dseq == dseq));
         }
         Ok(out)
     }
@@ -98,8 +109,29 @@ impl ChainLeaseSource {
         {
             return Ok(None);
         }
+        if let Some(key) = self.with_keys(|keys| keys.get(address).cloned()) {
+            return Ok(Some(key));
+        }
         let account = self.client.account(address).await.map_err(chain_error)?;
-        secp256k1_key(account.and_then(|a| a.public_key))
+        let key = secp256k1_key(account.and_then(|a| a.public_key))?;
+        // Only a key found: an account without one may sign (and get one) later.
+        if let Some(k) = &key {
+            self.with_keys(|keys| {
+                if keys.len() >= MAX_KEYS {
+                    keys.clear();
+                }
+                keys.insert(address.to_string(), k.clone());
+            });
+        }
+        Ok(key)
+    }
+
+    fn with_keys<T>(
+        &self,
+        f: impl FnOnce(&mut std::collections::HashMap<String, Vec<u8>>) -> T,
+    ) -> T {
+        // A panic elsewhere while holding the lock leaves a usable map: keep going.
+        f(&mut self.keys.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 

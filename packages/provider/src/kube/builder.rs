@@ -538,14 +538,8 @@ fn gpu_resource(service: &MService) -> Result<Option<(&'static str, u64)>, Build
     if units == 0 {
         return Ok(None);
     }
-    let vendors: BTreeSet<&str> = service
-        .resources
-        .gpu
-        .attributes
-        .iter()
-        .filter_map(|a| a.key.strip_prefix("vendor/")?.split('/').next())
-        .collect();
-    let resource = match vendors.iter().copied().collect::<Vec<_>>()[..] {
+    let vendors = crate::backend::gpu_vendors(service);
+    let resource = match vendors[..] {
         ["nvidia"] => "nvidia.com/gpu",
         ["amd"] => "amd.com/gpu",
         _ => {

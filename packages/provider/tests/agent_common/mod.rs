@@ -180,7 +180,7 @@ impl Net {
             .unwrap();
     }
 
-    fn new_deployment(sdl: &str) -> (NewDeployment, Manifest) {
+    pub fn new_deployment(sdl: &str) -> (NewDeployment, Manifest) {
         let sdl = kumo_sdl::parse(sdl).unwrap();
         let version = HexBinary::from(sdl.manifest_version().to_vec());
         (
