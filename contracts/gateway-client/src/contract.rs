@@ -1,23 +1,40 @@
 //! Entry points (the IBC ones are in `ibc`): `Send` a packet, `Fund` the sender's account at the
 //! gateway over ICS-20, and config.
 
-#[cfg(not(feature = "library"))]
-use cosmwasm_std::entry_point;
 use cosmwasm_std::{
-    to_json_binary, to_json_string, Binary, Deps, DepsMut, Env, Event, IbcMsg, IbcTimeout,
-    MessageInfo, Reply, Response, StdResult, SubMsgResult,
+    Binary, Deps, DepsMut, Env, Event, IbcMsg, IbcTimeout, MessageInfo, Reply, Response,
+    SubMsgResult,
 };
+use kumo::entry::addr_validate;
 use kumo::gateway::client::{
     CallbackRequest, ChannelResponse, ConfigResponse, ExecuteMsg, InstantiateMsg, MigrateMsg,
     Pending, PendingResponse, QueryMsg,
 };
 use kumo::gateway::{ExecuteMsg as GatewayMsg, GatewayPacket, PacketMsg};
+use kumo::json::{self, to_binary, Msg};
 
 use crate::error::ContractError;
 use crate::state::{Config, CHANNEL, CONFIG, DEFAULT_TIMEOUT, MAX_TIMEOUT, PENDING, SEQUENCE};
 
 pub const CONTRACT_NAME: &str = "crates.io:kumo-gateway-client";
 pub const CONTRACT_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+// The wasm's exports, without serde (see `kumo::entry`); addresses are validated through
+// `kumo::entry`, and `deps.api` has no other use here.
+kumo::exports! {
+    api: unused,
+    instantiate: crate::contract::instantiate,
+    execute: crate::contract::execute,
+    query: crate::contract::query,
+    migrate: crate::contract::migrate,
+    reply: crate::contract::reply,
+    ibc_channel_open: crate::ibc::ibc_channel_open,
+    ibc_channel_connect: crate::ibc::ibc_channel_connect,
+    ibc_channel_close: crate::ibc::ibc_channel_close,
+    ibc_packet_receive: crate::ibc::ibc_packet_receive,
+    ibc_packet_ack: crate::ibc::ibc_packet_ack,
+    ibc_packet_timeout: crate::ibc::ibc_packet_timeout,
+}
 
 /// The ibc-hooks memo: `{"wasm":{"contract":..,"msg":..}}`.
 #[cosmwasm_schema::cw_serde]
@@ -31,16 +48,18 @@ pub struct HookCall {
     pub msg: GatewayMsg,
 }
 
-#[cfg_attr(not(feature = "library"), entry_point)]
+kumo::json_struct!(HookMemo { wasm });
+kumo::json_struct!(HookCall { contract, msg });
+
 pub fn instantiate(
     deps: DepsMut,
     _env: Env,
     _info: MessageInfo,
-    msg: InstantiateMsg,
+    Msg(msg): Msg<InstantiateMsg>,
 ) -> Result<Response, ContractError> {
-    cw2::set_contract_version(deps.storage, CONTRACT_NAME, CONTRACT_VERSION)?;
+    kumo::entry::set_contract_version(deps.storage, CONTRACT_NAME, CONTRACT_VERSION);
     let config = Config {
-        owner: deps.api.addr_validate(&msg.owner)?,
+        owner: addr_validate(deps.api, &msg.owner)?,
         transfer_channel: validate_channel_id(msg.transfer_channel)?,
         gateway_port: msg.gateway_port,
         default_timeout: validate_timeout(msg.default_timeout.unwrap_or(DEFAULT_TIMEOUT))?,
@@ -51,12 +70,11 @@ pub fn instantiate(
         .add_event(config_event(&config)))
 }
 
-#[cfg_attr(not(feature = "library"), entry_point)]
 pub fn execute(
     deps: DepsMut,
     env: Env,
     info: MessageInfo,
-    msg: ExecuteMsg,
+    Msg(msg): Msg<ExecuteMsg>,
 ) -> Result<Response, ContractError> {
     match msg {
         ExecuteMsg::Send {
@@ -76,7 +94,7 @@ pub fn execute(
                 return Err(ContractError::unauthorized(config.owner.as_str()));
             }
             if let Some(owner) = owner {
-                config.owner = deps.api.addr_validate(&owner)?;
+                config.owner = addr_validate(deps.api, &owner)?;
             }
             if let Some(channel) = transfer_channel {
                 config.transfer_channel = validate_channel_id(channel)?;
@@ -147,7 +165,7 @@ fn send(
         .may_load(deps.storage)?
         .ok_or(ContractError::NoChannel)?;
     if let Some(cb) = &callback {
-        deps.api.addr_validate(&cb.receiver)?;
+        addr_validate(deps.api, &cb.receiver)?;
     }
     let sequence = SEQUENCE
         .may_load(deps.storage, &channel.channel_id)?
@@ -171,7 +189,7 @@ fn send(
     Ok(Response::new()
         .add_message(IbcMsg::SendPacket {
             channel_id: channel.channel_id.clone(),
-            data: to_json_binary(&packet)?,
+            data: json::write(&packet),
             timeout: timeout(&env, &config, timeout_seconds)?,
         })
         .add_attribute("action", "send")
@@ -219,7 +237,7 @@ fn fund(
             to_address: gateway.clone(),
             amount: coin.clone(),
             timeout: timeout(&env, &config, timeout_seconds)?,
-            memo: Some(to_json_string(&memo)?),
+            memo: Some(String::from_utf8_lossy(json::write(&memo).as_slice()).into_owned()),
         })
         .add_attribute("action", "fund")
         .add_event(
@@ -233,7 +251,6 @@ fn fund(
 
 /// Replies come only from callbacks that failed (`reply_on_error`): the failure is recorded and
 /// the ack is still processed.
-#[cfg_attr(not(feature = "library"), entry_point)]
 pub fn reply(_deps: DepsMut, _env: Env, reply: Reply) -> Result<Response, ContractError> {
     let error = match reply.result {
         SubMsgResult::Err(error) => error,
@@ -248,12 +265,11 @@ pub fn reply(_deps: DepsMut, _env: Env, reply: Reply) -> Result<Response, Contra
         ))
 }
 
-#[cfg_attr(not(feature = "library"), entry_point)]
-pub fn query(deps: Deps, _env: Env, msg: QueryMsg) -> StdResult<Binary> {
+pub fn query(deps: Deps, _env: Env, Msg(msg): Msg<QueryMsg>) -> Result<Binary, ContractError> {
     match msg {
         QueryMsg::Config {} => {
             let c = CONFIG.load(deps.storage)?;
-            to_json_binary(&ConfigResponse {
+            to_binary(&ConfigResponse {
                 owner: c.owner,
                 transfer_channel: c.transfer_channel,
                 gateway_port: c.gateway_port,
@@ -268,26 +284,25 @@ pub fn query(deps: Deps, _env: Env, msg: QueryMsg) -> StdResult<Binary> {
                     .unwrap_or_default(),
                 None => 0,
             };
-            to_json_binary(&ChannelResponse {
+            to_binary(&ChannelResponse {
                 channel,
                 last_sequence,
             })
         }
-        QueryMsg::Pending { channel, sequence } => to_json_binary(&PendingResponse {
+        QueryMsg::Pending { channel, sequence } => to_binary(&PendingResponse {
             pending: PENDING.may_load(deps.storage, (&channel, sequence))?,
         }),
     }
 }
 
-#[cfg_attr(not(feature = "library"), entry_point)]
-pub fn migrate(deps: DepsMut, _env: Env, _msg: MigrateMsg) -> Result<Response, ContractError> {
-    let stored = cw2::get_contract_version(deps.storage)?;
+pub fn migrate(deps: DepsMut, _env: Env, _msg: Msg<MigrateMsg>) -> Result<Response, ContractError> {
+    let stored = kumo::entry::get_contract_version(deps.storage)?;
     if stored.contract != CONTRACT_NAME {
         return Err(ContractError::InvalidParams {
             reason: format!("cannot migrate {} to {CONTRACT_NAME}", stored.contract),
         });
     }
-    cw2::set_contract_version(deps.storage, CONTRACT_NAME, CONTRACT_VERSION)?;
+    kumo::entry::set_contract_version(deps.storage, CONTRACT_NAME, CONTRACT_VERSION);
     Ok(Response::new()
         .add_attribute("action", "migrate")
         .add_attribute("from_version", stored.version)

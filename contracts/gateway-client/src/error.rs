@@ -1,12 +1,8 @@
-use cosmwasm_std::StdError;
 use cw_utils::PaymentError;
 use thiserror::Error;
 
 #[derive(Error, Debug, PartialEq)]
 pub enum ContractError {
-    #[error(transparent)]
-    Std(#[from] StdError),
-
     /// Storage, message decoding, queries of other contracts, addresses.
     #[error(transparent)]
     Kumo(#[from] kumo::Error),

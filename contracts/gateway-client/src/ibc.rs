@@ -2,16 +2,14 @@
 //! Polytone's note pairs with one voice). Acks and timeouts of the client's packets end their
 //! pending record and, when asked, call the initiator's callback receiver back.
 
-#[cfg(not(feature = "library"))]
-use cosmwasm_std::entry_point;
 use cosmwasm_std::{
-    from_json, to_json_binary, Binary, DepsMut, Env, Event, Ibc3ChannelOpenResponse,
-    IbcBasicResponse, IbcChannel, IbcChannelCloseMsg, IbcChannelConnectMsg, IbcChannelOpenMsg,
-    IbcChannelOpenResponse, IbcOrder, IbcPacketAckMsg, IbcPacketReceiveMsg, IbcPacketTimeoutMsg,
-    IbcReceiveResponse, SubMsg, WasmMsg,
+    Binary, DepsMut, Env, Event, Ibc3ChannelOpenResponse, IbcBasicResponse, IbcChannel,
+    IbcChannelCloseMsg, IbcChannelConnectMsg, IbcChannelOpenMsg, IbcChannelOpenResponse, IbcOrder,
+    IbcPacketAckMsg, IbcPacketReceiveMsg, IbcPacketTimeoutMsg, IbcReceiveResponse, SubMsg, WasmMsg,
 };
 use kumo::gateway::client::{Callback, CallbackMsg, CallbackResult};
 use kumo::gateway::{Ack, ChannelInfo, PacketResult, IBC_VERSION};
+use kumo::json::{self, FromJson};
 
 use crate::error::ContractError;
 use crate::state::{CALLBACK_GAS_LIMIT, CHANNEL, CONFIG, PENDING};
@@ -59,7 +57,6 @@ fn check_channel(
     Ok(())
 }
 
-#[cfg_attr(not(feature = "library"), entry_point)]
 pub fn ibc_channel_open(
     deps: DepsMut,
     _env: Env,
@@ -71,7 +68,6 @@ pub fn ibc_channel_open(
     }))
 }
 
-#[cfg_attr(not(feature = "library"), entry_point)]
 pub fn ibc_channel_connect(
     deps: DepsMut,
     _env: Env,
@@ -100,7 +96,6 @@ pub fn ibc_channel_connect(
 
 /// The channel is forgotten so that a new one may open; its packets in flight time out (IBC
 /// delivers their timeouts on close) and their callbacks get `Timeout`.
-#[cfg_attr(not(feature = "library"), entry_point)]
 pub fn ibc_channel_close(
     deps: DepsMut,
     _env: Env,
@@ -119,7 +114,6 @@ pub fn ibc_channel_close(
 }
 
 /// The gateway sends no packets; anything received is answered with an error ack.
-#[cfg_attr(not(feature = "library"), entry_point)]
 pub fn ibc_packet_receive(
     _deps: DepsMut,
     _env: Env,
@@ -134,8 +128,8 @@ pub fn ibc_packet_receive(
 
 /// The gateway's answer, read from the standard envelope.
 pub fn parse_ack(data: &Binary) -> CallbackResult {
-    match from_json::<Ack>(data) {
-        Ok(Ack::Result(result)) => match from_json::<PacketResult>(&result) {
+    match Ack::parse(data.as_slice()) {
+        Ok(Ack::Result(result)) => match PacketResult::parse(result.as_slice()) {
             Ok(result) => CallbackResult::Success(result),
             Err(e) => CallbackResult::Error(format!("unreadable result: {e}")),
         },
@@ -144,7 +138,6 @@ pub fn parse_ack(data: &Binary) -> CallbackResult {
     }
 }
 
-#[cfg_attr(not(feature = "library"), entry_point)]
 pub fn ibc_packet_ack(
     deps: DepsMut,
     _env: Env,
@@ -159,7 +152,6 @@ pub fn ibc_packet_ack(
     )
 }
 
-#[cfg_attr(not(feature = "library"), entry_point)]
 pub fn ibc_packet_timeout(
     deps: DepsMut,
     _env: Env,
@@ -212,7 +204,7 @@ fn finish(
         });
         let call = WasmMsg::Execute {
             contract_addr: cb.receiver,
-            msg: to_json_binary(&callback)?,
+            msg: json::write(&callback),
             funds: vec![],
         };
         res = res.add_submessage(

@@ -1,6 +1,7 @@
-use cosmwasm_schema::cw_serde;
+//! Storage, in `kumo::codec`'s binary form (no JSON code per record type in the wasm).
+
 use cosmwasm_std::Addr;
-use cw_storage_plus::{Item, Map};
+use kumo::codec::{PackedItem, PackedMap};
 use kumo::gateway::client::Pending;
 use kumo::gateway::ChannelInfo;
 
@@ -10,7 +11,7 @@ pub const MAX_TIMEOUT: u64 = 7 * 86_400;
 /// Gas a callback receiver may use; more fails the callback, not the ack.
 pub const CALLBACK_GAS_LIMIT: u64 = 2_000_000;
 
-#[cw_serde]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     pub owner: Addr,
     pub transfer_channel: String,
@@ -18,11 +19,18 @@ pub struct Config {
     pub default_timeout: u64,
 }
 
-pub const CONFIG: Item<Config> = Item::new("config");
+kumo::codec_struct!(Config {
+    owner,
+    transfer_channel,
+    gateway_port,
+    default_timeout
+});
+
+pub const CONFIG: PackedItem<Config> = PackedItem::new("config");
 /// The one channel to the gateway (Polytone's note has one voice), while it is open.
-pub const CHANNEL: Item<ChannelInfo> = Item::new("channel");
+pub const CHANNEL: PackedItem<ChannelInfo> = PackedItem::new("channel");
 /// Sequence of the last packet sent on the channel. The client is the only sender on its
 /// channel's port, so this counter is the IBC sequence (as Polytone's note counts).
-pub const SEQUENCE: Map<&str, u64> = Map::new("sequence");
+pub const SEQUENCE: PackedMap<&str, u64> = PackedMap::new("sequence");
 /// Packets awaiting their ack or timeout, by (channel, sequence).
-pub const PENDING: Map<(&str, u64), Pending> = Map::new("pending");
+pub const PENDING: PackedMap<(&str, u64), Pending> = PackedMap::new("pending");

@@ -16,8 +16,9 @@ use kumo::gateway::client::*;
 use kumo::gateway::{
     Ack, ExecuteMsg as GatewayMsg, GatewayPacket, PacketMsg, PacketResult, IBC_VERSION,
 };
+use kumo::json::as_received;
 
-use crate::contract::{execute, instantiate, migrate, query, reply, HookMemo, CONTRACT_NAME};
+use crate::contract::{reply, HookMemo, CONTRACT_NAME};
 use crate::error::ContractError;
 use crate::ibc::{
     ibc_channel_close, ibc_channel_connect, ibc_channel_open, ibc_packet_ack, ibc_packet_receive,
@@ -26,6 +27,38 @@ use crate::ibc::{
 use crate::state::CALLBACK_GAS_LIMIT;
 
 type Deps = OwnedDeps<MockStorage, MockApi, MockQuerier>;
+
+// The entry points as the wasm's exports call them: each message decoded by `kumo::json` (and
+// checked against the derived decoder by `as_received`).
+fn instantiate(
+    deps: cosmwasm_std::DepsMut,
+    env: Env,
+    info: cosmwasm_std::MessageInfo,
+    msg: InstantiateMsg,
+) -> Result<Response, ContractError> {
+    crate::contract::instantiate(deps, env, info, as_received(&msg))
+}
+
+fn execute(
+    deps: cosmwasm_std::DepsMut,
+    env: Env,
+    info: cosmwasm_std::MessageInfo,
+    msg: ExecuteMsg,
+) -> Result<Response, ContractError> {
+    crate::contract::execute(deps, env, info, as_received(&msg))
+}
+
+fn query(deps: cosmwasm_std::Deps, env: Env, msg: QueryMsg) -> Result<Binary, ContractError> {
+    crate::contract::query(deps, env, as_received(&msg))
+}
+
+fn migrate(
+    deps: cosmwasm_std::DepsMut,
+    env: Env,
+    msg: MigrateMsg,
+) -> Result<Response, ContractError> {
+    crate::contract::migrate(deps, env, as_received(&msg))
+}
 
 /// Our end of the channel; `mock_ibc_channel` connects it to `channel-7` over `connection-2`.
 const CHANNEL: &str = "channel-3";
@@ -368,7 +401,7 @@ fn a_success_ack_calls_back_with_the_result() {
         dseq: 4,
         refund: Some(coin(250, "uosmo")),
     };
-    let res = c.ack(seq, &packet, Ack::success(&result).unwrap());
+    let res = c.ack(seq, &packet, Ack::success(&result));
     let (to, cb) = callback_of(&res);
     assert_eq!(to, receiver.to_string());
     assert_eq!(cb.initiator, c.dapp);
@@ -430,7 +463,7 @@ fn an_ack_for_a_packet_never_sent_or_already_acked_does_nothing() {
     let never = mock_ibc_packet_ack(
         CHANNEL,
         &packet,
-        IbcAcknowledgement::new(Ack::success(&PacketResult::ManifestUpdated { dseq: 4 }).unwrap()),
+        IbcAcknowledgement::new(Ack::success(&PacketResult::ManifestUpdated { dseq: 4 })),
     )
     .unwrap();
     let res = ibc_packet_ack(c.deps.as_mut(), c.env.clone(), never).unwrap();

@@ -1,12 +1,9 @@
-use cosmwasm_std::{StdError, Uint128};
+use cosmwasm_std::Uint128;
 use cw_utils::PaymentError;
 use thiserror::Error;
 
 #[derive(Error, Debug, PartialEq)]
 pub enum ContractError {
-    #[error(transparent)]
-    Std(#[from] StdError),
-
     /// Storage, message decoding, queries of other contracts, addresses.
     #[error(transparent)]
     Kumo(#[from] kumo::Error),

@@ -5,21 +5,24 @@
 //! succeed together or roll back together.
 
 use cosmwasm_std::{
-    to_json_binary, Coin, CosmosMsg, DepsMut, Env, Event, IbcMsg, IbcTimeout, MessageInfo,
-    Response, Storage, Uint128, WasmMsg,
+    Coin, CosmosMsg, DepsMut, Env, Event, IbcMsg, IbcTimeout, MessageInfo, Response, Storage,
+    Uint128, WasmMsg,
 };
+use kumo::entry::{addr_validate, query_balance};
 use kumo::gateway::{
     AllowedCounterparty, ChannelInfo, ExecuteMsg, GatewayPacket, InstantiateMsg, PacketMsg,
     PacketResult, RemoteDeployment,
 };
+use kumo::json;
 use kumo::market::{ExecuteMsg as MarketMsg, LAST_SEQ as MARKET_LAST_SEQ};
 use kumo::{BidId, DeploymentId};
 
 use crate::error::ContractError;
 use crate::hooks::{intermediary_sender, port_contract};
+use crate::state::PendingResult;
 use crate::state::{
     account, owner_account, Config, CHANNELS, CONFIG, CREDITS, DEFAULT_REFUND_TIMEOUT, DEPLOYMENTS,
-    MAX_SENDER_LEN, OWNER_DEPLOYMENTS, RESULT,
+    MAX_SENDER_LEN, OWNER_DEPLOYMENTS,
 };
 
 /// Most (connection, port) pairs the config may allow (the handshake scans them).
@@ -27,9 +30,9 @@ pub const MAX_ALLOWED: usize = 32;
 
 pub fn instantiate(deps: DepsMut, msg: InstantiateMsg) -> Result<Response, ContractError> {
     let config = Config {
-        owner: deps.api.addr_validate(&msg.owner)?,
-        market: deps.api.addr_validate(&msg.market)?,
-        escrow: deps.api.addr_validate(&msg.escrow)?,
+        owner: addr_validate(deps.api, &msg.owner)?,
+        market: addr_validate(deps.api, &msg.market)?,
+        escrow: addr_validate(deps.api, &msg.escrow)?,
         transfer_channel: validate_channel_id(msg.transfer_channel)?,
         allowed: validate_allowed(msg.allowed)?,
         refund_timeout: validate_timeout(msg.refund_timeout.unwrap_or(DEFAULT_REFUND_TIMEOUT))?,
@@ -59,13 +62,13 @@ pub fn update_config(
         return Err(ContractError::unauthorized(config.owner.as_str()));
     }
     if let Some(owner) = update.owner {
-        config.owner = deps.api.addr_validate(&owner)?;
+        config.owner = addr_validate(deps.api, &owner)?;
     }
     if let Some(market) = update.market {
-        config.market = deps.api.addr_validate(&market)?;
+        config.market = addr_validate(deps.api, &market)?;
     }
     if let Some(escrow) = update.escrow {
-        config.escrow = deps.api.addr_validate(&escrow)?;
+        config.escrow = addr_validate(deps.api, &escrow)?;
     }
     if let Some(channel) = update.transfer_channel {
         config.transfer_channel = validate_channel_id(channel)?;
@@ -202,7 +205,7 @@ pub fn credit(
         .may_load(deps.storage, (&acct, &coin.denom))?
         .unwrap_or_default()
         .checked_add(coin.amount)
-        .map_err(cosmwasm_std::StdError::from)?;
+        .map_err(|e| kumo::Error::Overflow(e.to_string()))?;
     CREDITS.save(deps.storage, (&acct, &coin.denom), &balance)?;
     Ok(Response::new().add_attribute("action", "credit").add_event(
         Event::new("gateway_credit")
@@ -261,17 +264,13 @@ fn owned(storage: &dyn Storage, acct: &str, dseq: u64) -> Result<RemoteDeploymen
     Ok(deployment)
 }
 
-fn market_msg(
-    config: &Config,
-    msg: &MarketMsg,
-    funds: Vec<Coin>,
-) -> Result<CosmosMsg, ContractError> {
-    Ok(WasmMsg::Execute {
+fn market_msg(config: &Config, msg: &MarketMsg, funds: Vec<Coin>) -> CosmosMsg {
+    WasmMsg::Execute {
         contract_addr: config.market.to_string(),
-        msg: to_json_binary(msg)?,
+        msg: json::write(msg),
         funds,
     }
-    .into())
+    .into()
 }
 
 fn transfer(env: &Env, config: &Config, to: &str, amount: Coin) -> CosmosMsg {
@@ -298,7 +297,7 @@ fn lease_id(
         dseq,
         gseq,
         oseq,
-        provider: deps.api.addr_validate(provider)?,
+        provider: addr_validate(deps.api, provider)?,
     })
 }
 
@@ -343,12 +342,12 @@ pub fn process(
                 denom: deposit.denom.clone(),
             };
             DEPLOYMENTS.save(deps.storage, dseq, &record)?;
-            OWNER_DEPLOYMENTS.save(deps.storage, (&acct, dseq), &())?;
+            OWNER_DEPLOYMENTS.save(deps.storage, (&acct, dseq), &true)?;
             res = res.add_message(market_msg(
                 &config,
                 &MarketMsg::CreateDeployment(deployment),
                 vec![deposit],
-            )?);
+            ));
             PacketResult::DeploymentCreated { dseq }
         }
         PacketMsg::Deposit { dseq, amount } => {
@@ -360,7 +359,7 @@ pub fn process(
                     deployment: DeploymentId::new(gateway, dseq),
                 },
                 vec![amount],
-            )?);
+            ));
             PacketResult::Deposited { dseq }
         }
         PacketMsg::CreateLease {
@@ -371,11 +370,7 @@ pub fn process(
         } => {
             owned(deps.storage, &acct, dseq)?;
             let bid = lease_id(&env, &deps, dseq, gseq, oseq, &provider)?;
-            res = res.add_message(market_msg(
-                &config,
-                &MarketMsg::CreateLease { bid },
-                vec![],
-            )?);
+            res = res.add_message(market_msg(&config, &MarketMsg::CreateLease { bid }, vec![]));
             PacketResult::LeaseCreated { dseq }
         }
         PacketMsg::CloseLease {
@@ -390,7 +385,7 @@ pub fn process(
                 &config,
                 &MarketMsg::CloseLease { lease },
                 vec![],
-            )?);
+            ));
             PacketResult::LeaseClosed { dseq }
         }
         PacketMsg::CloseDeployment { dseq } => {
@@ -399,22 +394,22 @@ pub fn process(
             OWNER_DEPLOYMENTS.remove(deps.storage, (&acct, dseq));
             // The escrow refunds its depositor, the gateway; what arrives during the close is
             // this deployment's refund and goes to its owner (`Refund`, run after the close).
-            let before = deps.querier.query_balance(&gateway, &record.denom)?.amount;
+            let before = query_balance(&deps.querier, gateway.as_str(), &record.denom)?;
             res = res
                 .add_message(market_msg(
                     &config,
                     &MarketMsg::CloseDeployment { dseq },
                     vec![],
-                )?)
+                ))
                 .add_message(WasmMsg::Execute {
                     contract_addr: gateway.to_string(),
-                    msg: to_json_binary(&ExecuteMsg::Refund {
+                    msg: json::write(&ExecuteMsg::Refund {
                         channel: channel.into(),
                         sender: sender.into(),
                         dseq,
                         denom: record.denom,
                         before,
-                    })?,
+                    }),
                     funds: vec![],
                 });
             PacketResult::DeploymentClosed { dseq, refund: None }
@@ -425,7 +420,7 @@ pub fn process(
                 &config,
                 &MarketMsg::UpdateDeployment { dseq, version },
                 vec![],
-            )?);
+            ));
             PacketResult::ManifestUpdated { dseq }
         }
         PacketMsg::Withdraw { amount } => {
@@ -434,14 +429,15 @@ pub fn process(
             PacketResult::Withdrawn { amount }
         }
     };
-    RESULT.save(deps.storage, &result)?;
+    PendingResult::save(deps.storage, &result);
+    let result = String::from_utf8_lossy(json::write(&result).as_slice()).into_owned();
     Ok(res.add_event(
         Event::new("gateway_action")
             .add_attribute("channel", channel)
             .add_attribute("account", &acct)
             .add_attribute("sender", sender)
             .add_attribute("kind", kind)
-            .add_attribute("result", cosmwasm_std::to_json_string(&result)?),
+            .add_attribute("result", result),
     ))
 }
 
@@ -462,10 +458,7 @@ pub fn refund(
         return Err(ContractError::unauthorized("the gateway itself"));
     }
     let config = CONFIG.load(deps.storage)?;
-    let now = deps
-        .querier
-        .query_balance(&env.contract.address, denom)?
-        .amount;
+    let now = query_balance(&deps.querier, env.contract.address.as_str(), denom)?;
     let amount = now.saturating_sub(before);
     let mut res = Response::new().add_attribute("action", "refund");
     let refund = if amount.is_zero() {
@@ -484,9 +477,9 @@ pub fn refund(
             );
         Some(coin)
     };
-    RESULT.save(
+    PendingResult::save(
         deps.storage,
         &PacketResult::DeploymentClosed { dseq, refund },
-    )?;
+    );
     Ok(res)
 }

@@ -5,19 +5,23 @@
 //! `bech32(prefix, sha256(sha256("ibc-wasm-hook-intermediary") || "<channel>/<sender>"))`
 //! (`keeper.DeriveIntermediateSender`). Recomputing it is how the gateway knows who paid.
 
-use cosmwasm_std::{Addr, Api, CanonicalAddr, StdResult};
+use cosmwasm_std::{Addr, Api};
 use sha2::{Digest, Sha256};
 
 pub const SENDER_PREFIX: &str = "ibc-wasm-hook-intermediary";
 
 /// The address ibc-hooks executes as for `remote_sender`'s transfers over local `channel`.
-pub fn intermediary_sender(api: &dyn Api, channel: &str, remote_sender: &str) -> StdResult<Addr> {
+pub fn intermediary_sender(
+    api: &dyn Api,
+    channel: &str,
+    remote_sender: &str,
+) -> kumo::Result<Addr> {
     let type_hash = Sha256::digest(SENDER_PREFIX.as_bytes());
     let mut hasher = Sha256::new();
     hasher.update(type_hash);
     hasher.update(format!("{channel}/{remote_sender}").as_bytes());
     let bytes = hasher.finalize();
-    api.addr_humanize(&CanonicalAddr::from(bytes.as_slice()))
+    kumo::entry::addr_humanize(api, bytes.as_slice())
 }
 
 /// The contract address a `wasm.<address>` port belongs to.

@@ -5,19 +5,18 @@
 //! entry point never returns an error, so a failed action never aborts the relayer's
 //! transaction: it is answered with an error acknowledgement.
 
-#[cfg(not(feature = "library"))]
-use cosmwasm_std::entry_point;
 use cosmwasm_std::{
-    from_json, to_json_binary, DepsMut, Env, Event, Ibc3ChannelOpenResponse, IbcBasicResponse,
-    IbcChannel, IbcChannelCloseMsg, IbcChannelConnectMsg, IbcChannelOpenMsg,
-    IbcChannelOpenResponse, IbcOrder, IbcPacket, IbcPacketAckMsg, IbcPacketReceiveMsg,
-    IbcPacketTimeoutMsg, IbcReceiveResponse, Reply, Response, SubMsg, SubMsgResult, WasmMsg,
+    DepsMut, Env, Event, Ibc3ChannelOpenResponse, IbcBasicResponse, IbcChannel, IbcChannelCloseMsg,
+    IbcChannelConnectMsg, IbcChannelOpenMsg, IbcChannelOpenResponse, IbcOrder, IbcPacket,
+    IbcPacketAckMsg, IbcPacketReceiveMsg, IbcPacketTimeoutMsg, IbcReceiveResponse, Reply, Response,
+    SubMsg, SubMsgResult, WasmMsg,
 };
 use kumo::gateway::{Ack, ChannelInfo, ExecuteMsg, GatewayPacket, IBC_VERSION};
+use kumo::json::{self, FromJson};
 
 use crate::error::ContractError;
 use crate::execute::live_channel;
-use crate::state::{CHANNELS, CONFIG, RECEIVED, RESULT};
+use crate::state::{PendingResult, CHANNELS, CONFIG, RECEIVED};
 
 /// Reply id of the `Process` submessage of a received packet.
 pub const PROCESS_REPLY: u64 = 1;
@@ -60,7 +59,6 @@ fn check_channel(
     Ok(())
 }
 
-#[cfg_attr(not(feature = "library"), entry_point)]
 pub fn ibc_channel_open(
     deps: DepsMut,
     _env: Env,
@@ -72,7 +70,6 @@ pub fn ibc_channel_open(
     }))
 }
 
-#[cfg_attr(not(feature = "library"), entry_point)]
 pub fn ibc_channel_connect(
     deps: DepsMut,
     _env: Env,
@@ -101,7 +98,6 @@ pub fn ibc_channel_connect(
 
 /// Either end may close: the channel stops accepting packets and credits. Accounts, credits and
 /// deployments stay; a new channel is a new set of accounts (accounts are per channel).
-#[cfg_attr(not(feature = "library"), entry_point)]
 pub fn ibc_channel_close(
     deps: DepsMut,
     _env: Env,
@@ -121,7 +117,6 @@ pub fn ibc_channel_close(
         .add_event(Event::new("gateway_channel_closed").add_attribute("channel", id)))
 }
 
-#[cfg_attr(not(feature = "library"), entry_point)]
 pub fn ibc_packet_receive(
     deps: DepsMut,
     env: Env,
@@ -160,20 +155,20 @@ fn receive(
             sequence: packet.sequence,
         });
     }
-    let parsed: GatewayPacket =
-        from_json(&packet.data).map_err(|e| ContractError::InvalidPacket {
+    let parsed =
+        GatewayPacket::parse(packet.data.as_slice()).map_err(|e| ContractError::InvalidPacket {
             reason: e.to_string(),
         })?;
     // The receipt stays whatever the action's outcome: the ack is the packet's one answer.
-    RECEIVED.save(deps.storage, (channel, packet.sequence), &())?;
+    RECEIVED.save(deps.storage, (channel, packet.sequence), &true)?;
     let kind = parsed.msg.kind();
     let sender = parsed.sender.clone();
     let process = WasmMsg::Execute {
         contract_addr: env.contract.address.to_string(),
-        msg: to_json_binary(&ExecuteMsg::Process {
+        msg: json::write(&ExecuteMsg::Process {
             channel: channel.clone(),
             packet: parsed,
-        })?,
+        }),
         funds: vec![],
     };
     // The reply replaces this acknowledgement with the outcome's.
@@ -200,11 +195,8 @@ pub fn reply(deps: DepsMut, reply: Reply) -> Result<Response, ContractError> {
         });
     }
     let (ack, outcome) = match reply.result {
-        SubMsgResult::Ok(_) => match RESULT.may_load(deps.storage)? {
-            Some(result) => {
-                RESULT.remove(deps.storage);
-                (Ack::success(&result)?, "success".to_string())
-            }
+        SubMsgResult::Ok(_) => match PendingResult::take(deps.storage)? {
+            Some(result) => (Ack::success(&result), "success".to_string()),
             None => (Ack::error("the packet had no result"), "no result".into()),
         },
         // `Process` and everything it dispatched were rolled back.
@@ -218,7 +210,6 @@ pub fn reply(deps: DepsMut, reply: Reply) -> Result<Response, ContractError> {
 
 /// The gateway sends no packets on its channels (refunds are ICS-20 transfers, whose acks the
 /// transfer module handles), so an ack or a timeout is never expected.
-#[cfg_attr(not(feature = "library"), entry_point)]
 pub fn ibc_packet_ack(
     _deps: DepsMut,
     _env: Env,
@@ -227,7 +218,6 @@ pub fn ibc_packet_ack(
     Err(ContractError::UnexpectedAck)
 }
 
-#[cfg_attr(not(feature = "library"), entry_point)]
 pub fn ibc_packet_timeout(
     _deps: DepsMut,
     _env: Env,

@@ -20,10 +20,11 @@ use cosmwasm_std::{
     SubMsgResult, SystemResult, Uint128, WasmMsg, WasmQuery,
 };
 use kumo::gateway::*;
+use kumo::json::as_received;
 use kumo::market::{ExecuteMsg as MarketMsg, NewDeployment};
 use kumo::{BidId, DeploymentId};
 
-use crate::contract::{execute, instantiate, migrate, query, reply, CONTRACT_NAME};
+use crate::contract::{reply, CONTRACT_NAME};
 use crate::error::ContractError;
 use crate::hooks::intermediary_sender;
 use crate::ibc::{
@@ -32,6 +33,38 @@ use crate::ibc::{
 };
 
 type Deps = OwnedDeps<MockStorage, MockApi, MockQuerier>;
+
+// The entry points as the wasm's exports call them: each message decoded by `kumo::json` (and
+// checked against the derived decoder by `as_received`).
+fn instantiate(
+    deps: cosmwasm_std::DepsMut,
+    env: Env,
+    info: cosmwasm_std::MessageInfo,
+    msg: InstantiateMsg,
+) -> Result<cosmwasm_std::Response, ContractError> {
+    crate::contract::instantiate(deps, env, info, as_received(&msg))
+}
+
+fn execute(
+    deps: cosmwasm_std::DepsMut,
+    env: Env,
+    info: cosmwasm_std::MessageInfo,
+    msg: ExecuteMsg,
+) -> Result<cosmwasm_std::Response, ContractError> {
+    crate::contract::execute(deps, env, info, as_received(&msg))
+}
+
+fn query(deps: cosmwasm_std::Deps, env: Env, msg: QueryMsg) -> Result<Binary, ContractError> {
+    crate::contract::query(deps, env, as_received(&msg))
+}
+
+fn migrate(
+    deps: cosmwasm_std::DepsMut,
+    env: Env,
+    msg: MigrateMsg,
+) -> Result<cosmwasm_std::Response, ContractError> {
+    crate::contract::migrate(deps, env, as_received(&msg))
+}
 
 /// Our end of the gateway channel; `mock_ibc_channel` connects it to `channel-7` over
 /// `connection-2`.
@@ -752,8 +785,7 @@ fn a_market_failure_becomes_an_error_ack_and_rolls_everything_back() {
         QueryMsg::Deployment { dseq: 1 }
     )
     .is_err());
-    assert!(crate::state::RESULT
-        .may_load(&chain.deps.storage)
+    assert!(crate::state::PendingResult::take(&mut chain.deps.storage)
         .unwrap()
         .is_none());
 }
@@ -1208,7 +1240,7 @@ fn packets_from_an_unknown_channel_or_wrong_port_are_refused_without_state() {
     // None of them left a receipt.
     assert_eq!(
         crate::state::RECEIVED
-            .keys(&chain.deps.storage, None, None, Order::Ascending)
+            .range(&chain.deps.storage, None, Order::Ascending)
             .count(),
         0
     );
@@ -1313,7 +1345,7 @@ fn the_gateway_expects_no_acks_or_timeouts() {
 #[test]
 fn acks_use_the_standard_envelope() {
     let result = PacketResult::DeploymentCreated { dseq: 3 };
-    let ok = Ack::success(&result).unwrap();
+    let ok = Ack::success(&result);
     let b64 = cosmwasm_std::to_json_binary(&result).unwrap().to_base64();
     assert_eq!(ok.to_vec(), format!(r#"{{"result":"{b64}"}}"#).into_bytes());
     assert_eq!(Ack::error("boom").to_vec(), br#"{"error":"boom"}"#.to_vec());

@@ -24,6 +24,7 @@ use kumo::gateway::{
     Ack, AllowedCounterparty, CreditsResponse, ExecuteMsg, GatewayPacket, InstantiateMsg,
     PacketMsg, PacketResult, QueryMsg, IBC_VERSION,
 };
+use kumo::json::as_received;
 use kumo::market::{self, NewDeployment};
 use kumo::{
     Cpu, DecCoin, Denom, DeploymentId, Gpu, GroupSpec, Memory, PlacementRequirements, ResourceUnit,
@@ -460,12 +461,12 @@ fn the_clients_fund_send_and_callback_round_trip_through_the_gateway() {
         remote.as_mut(),
         remote_env.clone(),
         message_info(&owner, &[]),
-        client::InstantiateMsg {
+        as_received(&client::InstantiateMsg {
             owner: owner.to_string(),
             transfer_channel: "channel-5".into(),
             gateway_port: Some(gateway_port.clone()),
             default_timeout: None,
-        },
+        }),
     )
     .unwrap();
     let channel = IbcChannel::new(
@@ -494,9 +495,9 @@ fn the_clients_fund_send_and_callback_round_trip_through_the_gateway() {
         remote.as_mut(),
         remote_env.clone(),
         message_info(&dapp, &coins(10_000_000, "uosmo")),
-        client::ExecuteMsg::Fund {
+        as_received(&client::ExecuteMsg::Fund {
             timeout_seconds: None,
-        },
+        }),
     )
     .unwrap();
     let memo = match &res.messages[0].msg {
@@ -514,14 +515,14 @@ fn the_clients_fund_send_and_callback_round_trip_through_the_gateway() {
         remote.as_mut(),
         remote_env.clone(),
         message_info(&dapp, &[]),
-        client::ExecuteMsg::Send {
+        as_received(&client::ExecuteMsg::Send {
             msg: create(6_000_000),
             callback: Some(client::CallbackRequest {
                 receiver: receiver.to_string(),
                 msg: Binary::from(b"order-1".to_vec()),
             }),
             timeout_seconds: None,
-        },
+        }),
     )
     .unwrap();
     let data = match &res.messages[0].msg {

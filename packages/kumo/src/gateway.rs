@@ -3,7 +3,9 @@
 //! a dApp calls on the counterparty chain (`kumo-gateway-client`).
 
 use cosmwasm_schema::{cw_serde, QueryResponses};
-use cosmwasm_std::{Addr, Binary, Coin, HexBinary, StdResult};
+use cosmwasm_std::{Addr, Binary, Coin, HexBinary};
+
+use crate::json;
 
 use crate::market::NewDeployment;
 
@@ -104,13 +106,12 @@ pub enum Ack {
 }
 
 impl Ack {
-    pub fn success(result: &PacketResult) -> StdResult<Binary> {
-        cosmwasm_std::to_json_binary(&Ack::Result(cosmwasm_std::to_json_binary(result)?))
+    pub fn success(result: &PacketResult) -> Binary {
+        json::write(&Ack::Result(json::write(result)))
     }
 
     pub fn error(message: impl Into<String>) -> Binary {
-        // Serializing an enum of one string cannot fail.
-        cosmwasm_std::to_json_binary(&Ack::Error(message.into())).unwrap_or_default()
+        json::write(&Ack::Error(message.into()))
     }
 }
 
@@ -262,6 +263,104 @@ pub struct RemoteDeploymentsResponse {
     pub deployments: Vec<RemoteDeployment>,
 }
 
+crate::json_struct!(GatewayPacket { sender, msg });
+crate::json_enum!(PacketMsg {
+    "create_deployment" => CreateDeployment { deployment, deposit },
+    "deposit" => Deposit { dseq, amount },
+    "create_lease" => CreateLease { dseq, gseq, oseq, provider },
+    "close_lease" => CloseLease { dseq, gseq, oseq, provider },
+    "close_deployment" => CloseDeployment { dseq },
+    "update_manifest" => UpdateManifest { dseq, version },
+    "withdraw" => Withdraw { amount },
+});
+crate::json_enum!(PacketResult {
+    "deployment_created" => DeploymentCreated { dseq },
+    "deposited" => Deposited { dseq },
+    "lease_created" => LeaseCreated { dseq },
+    "lease_closed" => LeaseClosed { dseq },
+    "deployment_closed" => DeploymentClosed { dseq, refund },
+    "manifest_updated" => ManifestUpdated { dseq },
+    "withdrawn" => Withdrawn { amount },
+});
+crate::json_enum!(Ack {
+    "result" => Result(_),
+    "error" => Error(_),
+});
+crate::json_struct!(AllowedCounterparty {
+    connection_id,
+    port_id
+});
+crate::json_struct!(InstantiateMsg {
+    owner,
+    market,
+    escrow,
+    transfer_channel,
+    allowed,
+    refund_timeout
+});
+crate::json_enum!(ExecuteMsg {
+    "credit" => Credit { channel, sender },
+    "update_config" => UpdateConfig { owner, market, escrow, transfer_channel, allowed, refund_timeout },
+    "process" => Process { channel, packet },
+    "refund" => Refund { channel, sender, dseq, denom, before },
+});
+crate::json_struct!(MigrateMsg {});
+crate::json_enum!(QueryMsg {
+    "config" => Config {},
+    "channel" => Channel { channel_id },
+    "channels" => Channels { start_after, limit },
+    "credits" => Credits { channel, sender, start_after, limit },
+    "deployments" => Deployments { channel, sender, start_after, limit },
+    "deployment" => Deployment { dseq },
+});
+crate::json_struct!(ConfigResponse {
+    owner,
+    market,
+    escrow,
+    transfer_channel,
+    allowed,
+    refund_timeout
+});
+crate::json_struct!(ChannelInfo {
+    channel_id,
+    connection_id,
+    counterparty_port,
+    counterparty_channel,
+    open
+});
+crate::json_struct!(ChannelResponse { channel });
+crate::json_struct!(ChannelsResponse { channels });
+crate::json_struct!(CreditsResponse { credits });
+crate::json_struct!(RemoteDeployment {
+    dseq,
+    connection_id,
+    counterparty_port,
+    sender,
+    denom
+});
+crate::json_struct!(RemoteDeploymentResponse { deployment });
+crate::json_struct!(RemoteDeploymentsResponse { deployments });
+
+// The records the gateway stores, in `crate::codec`'s binary form.
+crate::codec_struct!(AllowedCounterparty {
+    connection_id,
+    port_id
+});
+crate::codec_struct!(ChannelInfo {
+    channel_id,
+    connection_id,
+    counterparty_port,
+    counterparty_channel,
+    open
+});
+crate::codec_struct!(RemoteDeployment {
+    dseq,
+    connection_id,
+    counterparty_port,
+    sender,
+    denom
+});
+
 /// The client contract on the counterparty chain (`kumo-gateway-client`).
 pub mod client {
     use super::*;
@@ -373,5 +472,342 @@ pub mod client {
     #[cw_serde]
     pub struct PendingResponse {
         pub pending: Option<Pending>,
+    }
+
+    crate::json_struct!(InstantiateMsg {
+        owner,
+        transfer_channel,
+        gateway_port,
+        default_timeout
+    });
+    crate::json_struct!(CallbackRequest { receiver, msg });
+    crate::json_enum!(ExecuteMsg {
+        "send" => Send { msg, callback, timeout_seconds },
+        "fund" => Fund { timeout_seconds },
+        "update_config" => UpdateConfig { owner, transfer_channel, gateway_port, default_timeout },
+    });
+    crate::json_enum!(CallbackMsg {
+        "kumo_callback" => KumoCallback(_),
+    });
+    crate::json_struct!(Callback {
+        initiator,
+        msg,
+        channel,
+        sequence,
+        result
+    });
+    crate::json_enum!(CallbackResult {
+        "success" => Success(_),
+        "error" => Error(_),
+        "timeout" => Timeout {},
+    });
+    crate::json_struct!(MigrateMsg {});
+    crate::json_enum!(QueryMsg {
+        "config" => Config {},
+        "channel" => Channel {},
+        "pending" => Pending { channel, sequence },
+    });
+    crate::json_struct!(ConfigResponse {
+        owner,
+        transfer_channel,
+        gateway_port,
+        default_timeout
+    });
+    crate::json_struct!(ChannelResponse {
+        channel,
+        last_sequence
+    });
+    crate::json_struct!(Pending {
+        initiator,
+        kind,
+        callback
+    });
+    crate::json_struct!(PendingResponse { pending });
+    crate::codec_struct!(CallbackRequest { receiver, msg });
+    crate::codec_struct!(Pending {
+        initiator,
+        kind,
+        callback
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use cosmwasm_std::{coin, to_json_vec, Uint128};
+
+    use super::*;
+    use crate::json::{FromJson, ToJson};
+
+    /// Written by `kumo::json` as the derived impl writes it, and read back by both.
+    fn same<T>(v: T)
+    where
+        T: FromJson + ToJson + serde::Serialize + serde::de::DeserializeOwned,
+        T: PartialEq + std::fmt::Debug,
+    {
+        let derived = to_json_vec(&v).unwrap();
+        let mut ours = Vec::new();
+        v.write_json(&mut ours);
+        assert_eq!(
+            String::from_utf8(ours).unwrap(),
+            String::from_utf8(derived.clone()).unwrap()
+        );
+        assert_eq!(T::parse(&derived).unwrap(), v);
+        assert_eq!(cosmwasm_std::from_json::<T>(&derived).unwrap(), v);
+    }
+
+    fn deployment() -> NewDeployment {
+        NewDeployment {
+            groups: vec![],
+            version: HexBinary::from(vec![7u8; 32]),
+            auction_window: Some(60),
+            reclamation_min_window: None,
+            provider_record: None,
+        }
+    }
+
+    fn packets() -> Vec<PacketMsg> {
+        vec![
+            PacketMsg::CreateDeployment {
+                deployment: deployment(),
+                deposit: coin(5, "ibc/27"),
+            },
+            PacketMsg::Deposit {
+                dseq: u64::MAX,
+                amount: coin(1, "u"),
+            },
+            PacketMsg::CreateLease {
+                dseq: 1,
+                gseq: u32::MAX,
+                oseq: 2,
+                provider: "kumo1p\"".into(),
+            },
+            PacketMsg::CloseLease {
+                dseq: 1,
+                gseq: 1,
+                oseq: 1,
+                provider: "kumo1p".into(),
+            },
+            PacketMsg::CloseDeployment { dseq: 3 },
+            PacketMsg::UpdateManifest {
+                dseq: 3,
+                version: HexBinary::from(vec![0xab; 32]),
+            },
+            PacketMsg::Withdraw {
+                amount: coin(9, "u"),
+            },
+        ]
+    }
+
+    fn results() -> Vec<PacketResult> {
+        vec![
+            PacketResult::DeploymentCreated { dseq: 1 },
+            PacketResult::Deposited { dseq: 2 },
+            PacketResult::LeaseCreated { dseq: 3 },
+            PacketResult::LeaseClosed { dseq: 4 },
+            PacketResult::DeploymentClosed {
+                dseq: 5,
+                refund: Some(coin(3, "u")),
+            },
+            PacketResult::DeploymentClosed {
+                dseq: 5,
+                refund: None,
+            },
+            PacketResult::ManifestUpdated { dseq: 6 },
+            PacketResult::Withdrawn {
+                amount: coin(7, "u"),
+            },
+        ]
+    }
+
+    #[test]
+    fn the_gateway_messages_are_read_and_written_as_derived() {
+        for msg in packets() {
+            same(GatewayPacket {
+                sender: "osmo1s".into(),
+                msg: msg.clone(),
+            });
+            same(ExecuteMsg::Process {
+                channel: "channel-0".into(),
+                packet: GatewayPacket {
+                    sender: "osmo1s".into(),
+                    msg,
+                },
+            });
+        }
+        for result in results() {
+            same(result.clone());
+            let ack = Ack::success(&result);
+            let derived =
+                to_json_vec(&Ack::Result(cosmwasm_std::to_json_binary(&result).unwrap())).unwrap();
+            assert_eq!(ack.as_slice(), derived.as_slice());
+        }
+        same(Ack::Error("no \"credit\"".into()));
+        assert_eq!(
+            Ack::error("x").as_slice(),
+            to_json_vec(&Ack::Error("x".into())).unwrap().as_slice()
+        );
+        let allowed = AllowedCounterparty {
+            connection_id: "connection-0".into(),
+            port_id: "wasm.osmo1c".into(),
+        };
+        same(InstantiateMsg {
+            owner: "o".into(),
+            market: "m".into(),
+            escrow: "e".into(),
+            transfer_channel: "channel-1".into(),
+            allowed: vec![allowed.clone()],
+            refund_timeout: None,
+        });
+        same(ExecuteMsg::Credit {
+            channel: "channel-0".into(),
+            sender: "osmo1s".into(),
+        });
+        same(ExecuteMsg::UpdateConfig {
+            owner: Some("o".into()),
+            market: None,
+            escrow: None,
+            transfer_channel: Some("channel-2".into()),
+            allowed: Some(vec![allowed.clone()]),
+            refund_timeout: Some(5),
+        });
+        same(ExecuteMsg::Refund {
+            channel: "channel-0".into(),
+            sender: "osmo1s".into(),
+            dseq: 4,
+            denom: "ibc/27".into(),
+            before: Uint128::MAX,
+        });
+        same(MigrateMsg {});
+        for query in [
+            QueryMsg::Config {},
+            QueryMsg::Channel {
+                channel_id: "channel-0".into(),
+            },
+            QueryMsg::Channels {
+                start_after: Some("channel-0".into()),
+                limit: None,
+            },
+            QueryMsg::Credits {
+                channel: "c".into(),
+                sender: "s".into(),
+                start_after: None,
+                limit: Some(3),
+            },
+            QueryMsg::Deployments {
+                channel: "c".into(),
+                sender: "s".into(),
+                start_after: Some(9),
+                limit: None,
+            },
+            QueryMsg::Deployment { dseq: 2 },
+        ] {
+            same(query);
+        }
+        let info = ChannelInfo {
+            channel_id: "channel-0".into(),
+            connection_id: "connection-0".into(),
+            counterparty_port: "wasm.osmo1c".into(),
+            counterparty_channel: "channel-9".into(),
+            open: true,
+        };
+        same(ConfigResponse {
+            owner: Addr::unchecked("o"),
+            market: Addr::unchecked("m"),
+            escrow: Addr::unchecked("e"),
+            transfer_channel: "channel-1".into(),
+            allowed: vec![allowed],
+            refund_timeout: 86_400,
+        });
+        same(ChannelResponse {
+            channel: info.clone(),
+        });
+        same(ChannelsResponse {
+            channels: vec![info.clone()],
+        });
+        same(CreditsResponse {
+            credits: vec![coin(1, "a"), coin(2, "b")],
+        });
+        let remote = RemoteDeployment {
+            dseq: 1,
+            connection_id: "connection-0".into(),
+            counterparty_port: "wasm.osmo1c".into(),
+            sender: "osmo1s".into(),
+            denom: "ibc/27".into(),
+        };
+        same(RemoteDeploymentResponse {
+            deployment: remote.clone(),
+        });
+        same(RemoteDeploymentsResponse {
+            deployments: vec![remote],
+        });
+    }
+
+    #[test]
+    fn the_client_messages_are_read_and_written_as_derived() {
+        use client::*;
+        same(InstantiateMsg {
+            owner: "o".into(),
+            transfer_channel: "channel-1".into(),
+            gateway_port: Some("wasm.kumo1gw".into()),
+            default_timeout: None,
+        });
+        let callback = CallbackRequest {
+            receiver: "osmo1dapp".into(),
+            msg: Binary::from(b"{}".as_slice()),
+        };
+        for msg in packets() {
+            same(ExecuteMsg::Send {
+                msg,
+                callback: Some(callback.clone()),
+                timeout_seconds: Some(60),
+            });
+        }
+        same(ExecuteMsg::Fund {
+            timeout_seconds: None,
+        });
+        same(ExecuteMsg::UpdateConfig {
+            owner: None,
+            transfer_channel: Some("channel-3".into()),
+            gateway_port: None,
+            default_timeout: Some(1),
+        });
+        let mut outcomes: Vec<CallbackResult> =
+            results().into_iter().map(CallbackResult::Success).collect();
+        outcomes.push(CallbackResult::Error("no \"way\"".into()));
+        outcomes.push(CallbackResult::Timeout {});
+        for result in outcomes {
+            same(CallbackMsg::KumoCallback(Callback {
+                initiator: Addr::unchecked("osmo1dapp"),
+                msg: Binary::from(b"x".as_slice()),
+                channel: "channel-0".into(),
+                sequence: 3,
+                result,
+            }));
+        }
+        same(MigrateMsg {});
+        same(QueryMsg::Config {});
+        same(QueryMsg::Channel {});
+        same(QueryMsg::Pending {
+            channel: "channel-0".into(),
+            sequence: 1,
+        });
+        same(ConfigResponse {
+            owner: Addr::unchecked("o"),
+            transfer_channel: "channel-1".into(),
+            gateway_port: None,
+            default_timeout: 600,
+        });
+        same(ChannelResponse {
+            channel: None,
+            last_sequence: 0,
+        });
+        same(PendingResponse {
+            pending: Some(Pending {
+                initiator: Addr::unchecked("osmo1dapp"),
+                kind: "deposit".into(),
+                callback: Some(callback),
+            }),
+        });
+        same(PendingResponse { pending: None });
     }
 }
