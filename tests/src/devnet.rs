@@ -32,6 +32,8 @@ pub fn address(key: &Key) -> String {
 pub struct Driver {
     pub app: App,
     chain_id: String,
+    /// The chain's bech32 prefix (its accounts' addresses).
+    pub prefix: String,
     sequences: HashMap<String, (u64, u64)>,
     queued: Vec<String>,
     _home: tempfile::TempDir,
@@ -40,10 +42,20 @@ pub struct Driver {
 impl Driver {
     /// A fresh chain without fees whose genesis funds `accounts`.
     pub fn new(chain_id: &str, denom: &str, accounts: Vec<(String, Vec<Coin>)>) -> Driver {
+        Driver::with_prefix(chain_id, denom, PREFIX, accounts)
+    }
+
+    /// A fresh chain without fees, with its own address prefix.
+    pub fn with_prefix(
+        chain_id: &str,
+        denom: &str,
+        prefix: &str,
+        accounts: Vec<(String, Vec<Coin>)>,
+    ) -> Driver {
         let home = tempfile::tempdir().expect("a temporary directory");
         let app = App::open(Config {
             chain_id: chain_id.into(),
-            prefix: PREFIX.into(),
+            prefix: prefix.into(),
             denom: denom.into(),
             min_gas_price: 0.0,
             home: home.path().to_path_buf(),
@@ -53,14 +65,20 @@ impl Driver {
         Driver {
             app,
             chain_id: chain_id.into(),
+            prefix: prefix.into(),
             sequences: HashMap::new(),
             queued: vec![],
             _home: home,
         }
     }
 
+    /// `key`'s address on this chain.
+    pub fn addr(&self, key: &Key) -> String {
+        key.address(&self.prefix).expect("a valid prefix")
+    }
+
     fn sign(&mut self, key: &Key, msgs: Vec<Any>) -> Vec<u8> {
-        let addr = address(key);
+        let addr = self.addr(key);
         let (number, sequence) = *self.sequences.entry(addr.clone()).or_insert_with(|| {
             let a = self
                 .app
@@ -144,7 +162,7 @@ impl Driver {
         msg: &impl Serialize,
         funds: &[Coin],
     ) -> TxResult {
-        let m = Self::msg(key, contract, msg, funds);
+        let m = tx::msg_execute(&self.addr(key), contract, msg, funds).expect("a message");
         self.run(key, vec![m])
     }
 
@@ -155,7 +173,7 @@ impl Driver {
         msg: &impl Serialize,
         label: &str,
     ) -> String {
-        let me = address(key);
+        let me = self.addr(key);
         let m = tx::msg_instantiate(&me, Some(&me), code_id, label, msg, &[]).expect("a message");
         let r = self.run(key, vec![m]);
         attr(&r, "instantiate", "_contract_address")
@@ -163,7 +181,7 @@ impl Driver {
 
     pub fn store(&mut self, key: &Key, name: &str) -> u64 {
         let wasm = kumo_chain::deploy::read_artifact(&artifacts(), name).expect("the artifact");
-        let r = self.run(key, vec![tx::msg_store_code(&address(key), wasm)]);
+        let r = self.run(key, vec![tx::msg_store_code(&self.addr(key), wasm)]);
         attr(&r, "store_code", "code_id")
             .parse()
             .expect("a code id")

@@ -43,7 +43,8 @@ pub const CONFIG: PackedItem<Config> = PackedItem::new("config");
 /// and written, where a per-tenant `dseq` counter and an order counter cost two each (SDK gas:
 /// 1,000 per read, 2,000 per write, besides the bytes). `dseq`s are therefore unique across
 /// tenants, as Akash's block-height `dseq`s usually are, and not consecutive per tenant.
-pub const SEQ: PackedItem<u64> = PackedItem::new("sq");
+/// Other contracts read it raw as `kumo::market::LAST_SEQ`.
+pub const SEQ: PackedItem<u64> = PackedItem::new(kumo::market::SEQ_KEY);
 pub const BID_SEQ: PackedItem<u64> = PackedItem::new("bs");
 
 pub type DeploymentKey = (Addr, u64);

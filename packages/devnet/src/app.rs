@@ -788,6 +788,37 @@ impl App {
         self.operator(|e| e.unpin(code_id))
     }
 
+    /// IBC handler steps, as the relayer's messages run them (`crate::ibc`): applied and logged
+    /// whole, or not at all, against the latest block; outside any transaction (no fee, no
+    /// signature), under an unlimited meter.
+    pub fn ibc<T>(&mut self, f: impl FnOnce(&Engine) -> Result<T, AbciError>) -> Result<T, String> {
+        self.ctx().meter = GasMeter::infinite();
+        self.ctx().store.begin();
+        let value = match f(&self.engine) {
+            Ok(v) => v,
+            Err(e) => {
+                self.ctx().store.rollback();
+                return Err(e.to_string());
+            }
+        };
+        let changes = self.ctx().store.commit();
+        if let Some(log) = &mut self.log {
+            write_block(log, &changes).map_err(|e| e.to_string())?;
+        }
+        Ok(value)
+    }
+
+    /// The state of an IBC channel end, if it exists.
+    pub fn ibc_channel_state(
+        &self,
+        port: &str,
+        channel: &str,
+    ) -> Result<Option<crate::ibc::ChannelState>, String> {
+        self.with_query(|e| e.ibc_channel(port, channel))
+            .map(|end| end.map(|e| e.state))
+            .map_err(|e| e.to_string())
+    }
+
     /// An operator action outside any transaction: applied and logged whole, or not at all.
     fn operator(&mut self, f: impl FnOnce(&Engine) -> Result<(), AbciError>) -> Result<(), String> {
         self.ctx().store.begin();

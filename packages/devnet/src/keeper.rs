@@ -12,8 +12,10 @@ use cosmwasm_std::{
     SystemError, SystemResult, TransactionInfo, Uint128, WasmMsg, WasmQuery,
 };
 use cosmwasm_vm::{
-    call_execute_raw, call_instantiate_raw, call_migrate_raw, call_query_raw, call_reply_raw,
-    Backend, Instance, InstanceOptions, VmError,
+    call_execute_raw, call_ibc_channel_close_raw, call_ibc_channel_connect_raw,
+    call_ibc_channel_open_raw, call_ibc_packet_ack_raw, call_ibc_packet_receive_raw,
+    call_ibc_packet_timeout_raw, call_instantiate_raw, call_migrate_raw, call_query_raw,
+    call_reply_raw, Backend, Instance, InstanceOptions, VmError,
 };
 use sha2::{Digest, Sha256};
 
@@ -60,7 +62,7 @@ impl Engine {
         serde_json::to_vec(&env).unwrap_or_default()
     }
 
-    fn with_ctx<T>(&self, f: impl FnOnce(&mut state::Ctx) -> T) -> T {
+    pub(crate) fn with_ctx<T>(&self, f: impl FnOnce(&mut state::Ctx) -> T) -> T {
         f(&mut state::lock(&self.ctx))
     }
 
@@ -81,7 +83,7 @@ impl Engine {
             .ok_or_else(|| AbciError::not_found(format!("no such contract: {contract}")))
     }
 
-    fn is_pinned(&self, code_id: u64) -> Result<bool, AbciError> {
+    pub(crate) fn is_pinned(&self, code_id: u64) -> Result<bool, AbciError> {
         Ok(self.with_ctx(|c| c.has(&key(prefix::PINNED, &[&code_id.to_be_bytes()])))?)
     }
 
@@ -143,6 +145,38 @@ impl Engine {
         let result: ContractResult<Response> = serde_json::from_slice(&raw)
             .map_err(|e| AbciError::vm_error(format!("invalid contract result: {e}")))?;
         Ok(result.into_result())
+    }
+
+    /// Calls one of a contract's IBC entry points (wasmd's `x/wasm/keeper/relay.go`): the
+    /// setup cost, the VM's gas, and the result's JSON back (`entry` is the export's name).
+    pub(crate) fn call_ibc(
+        &self,
+        contract: &str,
+        entry: &str,
+        msg: &[u8],
+    ) -> Result<Vec<u8>, AbciError> {
+        let record = self.contract_info(contract)?;
+        let code = self.code_info(record.code_id)?;
+        let pinned = self.is_pinned(record.code_id)?;
+        self.with_ctx(|c| c.meter.consume(gas::setup_contract_cost(pinned)))?;
+        let mut instance = self.instance(&code, contract)?;
+        let env = self.env(contract);
+        let raw = match entry {
+            "ibc_channel_open" => call_ibc_channel_open_raw(&mut instance, &env, msg),
+            "ibc_channel_connect" => call_ibc_channel_connect_raw(&mut instance, &env, msg),
+            "ibc_channel_close" => call_ibc_channel_close_raw(&mut instance, &env, msg),
+            "ibc_packet_receive" => call_ibc_packet_receive_raw(&mut instance, &env, msg),
+            "ibc_packet_ack" => call_ibc_packet_ack_raw(&mut instance, &env, msg),
+            "ibc_packet_timeout" => call_ibc_packet_timeout_raw(&mut instance, &env, msg),
+            other => return Err(AbciError::internal(format!("no IBC entry point {other}"))),
+        };
+        self.charge_vm(&mut instance, &raw)?;
+        let raw = raw.map_err(|e| AbciError::vm_error(e.to_string()))?;
+        self.with_ctx(|c| {
+            c.meter
+                .consume(gas::DESERIALIZATION_COST_PER_BYTE * raw.len() as u64)
+        })?;
+        Ok(raw)
     }
 
     fn charge_vm<T>(
@@ -473,7 +507,7 @@ impl Engine {
 
     /// wasmd's `handleContractResponse`: charge and emit the contract's events, then dispatch
     /// its submessages; a reply's data replaces the contract's.
-    fn handle_response(
+    pub(crate) fn handle_response(
         &self,
         contract: &str,
         response: Response,
@@ -710,6 +744,7 @@ impl Engine {
             CosmosMsg::Wasm(WasmMsg::ClearAdmin { contract_addr }) => {
                 self.set_admin(contract, &contract_addr, None)
             }
+            CosmosMsg::Ibc(msg) => self.dispatch_ibc(contract, msg),
             other => Err(AbciError::unknown_msg(format!(
                 "the devnet does not route {}",
                 msg_kind(&other)
@@ -767,7 +802,12 @@ impl Engine {
             .unwrap_or_default())
     }
 
-    fn set_balance(&self, address: &str, denom: &str, amount: Uint128) -> Result<(), AbciError> {
+    pub(crate) fn set_balance(
+        &self,
+        address: &str,
+        denom: &str,
+        amount: Uint128,
+    ) -> Result<(), AbciError> {
         let canonical = self.canonical(address)?;
         let k = Self::balance_key(&canonical, denom);
         self.with_ctx(|c| {
@@ -830,7 +870,7 @@ impl Engine {
         ])
     }
 
-    fn bank_burn(&self, from: &str, coins: &[Coin]) -> Result<Vec<Event>, AbciError> {
+    pub(crate) fn bank_burn(&self, from: &str, coins: &[Coin]) -> Result<Vec<Event>, AbciError> {
         for coin in coins {
             let have = self.balance(from, &coin.denom)?;
             let left = have.checked_sub(coin.amount).map_err(|_| {
@@ -1062,7 +1102,7 @@ fn query_kind(q: &cosmwasm_std::QueryRequest) -> &'static str {
 }
 
 /// The SDK's `address.Hash`: sha256(sha256(type) ‖ key).
-fn address_hash(typ: &str, key: &[u8]) -> [u8; 32] {
+pub(crate) fn address_hash(typ: &str, key: &[u8]) -> [u8; 32] {
     let th = Sha256::digest(typ.as_bytes());
     let mut h = Sha256::new();
     h.update(th);

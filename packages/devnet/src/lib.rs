@@ -4,6 +4,7 @@
 pub mod app;
 pub mod error;
 pub mod gas;
+pub mod ibc;
 pub mod keeper;
 pub mod server;
 pub mod state;

@@ -25,6 +25,9 @@ pub mod prefix {
     /// Not consensus state: the tx index and the chain's own metadata.
     pub const TX: u8 = 0x30;
     pub const META: u8 = 0x31;
+    /// IBC: channel ends, sequences, packet commitments, receipts, acknowledgements, denom
+    /// traces (`crate::ibc`).
+    pub const IBC: u8 = 0x40;
 }
 
 pub fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {

@@ -431,6 +431,10 @@ impl<T: Encode + Decode> PackedItem<T> {
             .ok_or(Error::NotFound(std::any::type_name::<T>()))
     }
 
+    pub fn remove(&self, store: &mut dyn Storage) {
+        store.remove(self.key.as_bytes())
+    }
+
     /// A raw read of another contract's item.
     pub fn query<Q: CustomQuery>(
         &self,

@@ -29,8 +29,40 @@ pub fn addr_validate(api: &dyn Api, input: &str) -> Result<Addr> {
         .map_err(|e| Error::Address(e.to_string()))
 }
 
+/// `Api::addr_humanize` with an [`Error`], through the VM's import in the wasm as
+/// [`addr_validate`].
+pub fn addr_humanize(api: &dyn Api, canonical: &[u8]) -> Result<Addr> {
+    #[cfg(target_arch = "wasm32")]
+    {
+        let _ = api;
+        wasm::vm_humanize(canonical)
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    api.addr_humanize(&cosmwasm_std::CanonicalAddr::from(canonical))
+        .map_err(|e| Error::Address(e.to_string()))
+}
+
 #[cfg(target_arch = "wasm32")]
 pub use wasm::*;
+
+/// A bank balance query's answer (`BankQuery::Balance`).
+struct Balance {
+    amount: cosmwasm_std::Coin,
+}
+
+crate::json_struct!(Balance { amount });
+
+/// `QuerierWrapper::query_balance` without serde: `address`'s balance of `denom`.
+pub fn query_balance<Q: CustomQuery>(
+    querier: &QuerierWrapper<Q>,
+    address: &str,
+    denom: &str,
+) -> Result<cosmwasm_std::Uint128> {
+    let request = crate::json::vm::balance_request(address, denom);
+    let data = crate::json::vm::answer(querier.raw_query(&request), "balance query of ", address)?;
+    let balance: Balance = crate::json::FromJson::parse(&data)?;
+    Ok(balance.amount.amount)
+}
 
 /// A raw read of another contract's storage (`None`: the key is not set), without serde: the
 /// request written and the result read by `crate::json`.
@@ -112,6 +144,36 @@ mod wasm {
         fn query_chain(request: u32) -> u32;
         #[link_name = "addr_validate"]
         fn vm_addr_validate(source_ptr: u32) -> u32;
+        #[link_name = "addr_humanize"]
+        fn vm_addr_humanize(source_ptr: u32, destination_ptr: u32) -> u32;
+    }
+
+    /// [`super::addr_humanize`] in the wasm: `ExternalApi::addr_humanize`'s steps and messages.
+    pub fn vm_humanize(canonical: &[u8]) -> crate::error::Result<Addr> {
+        let source = Region::borrowed(canonical);
+        // The VM writes at most this many bytes (cosmwasm-std's HUMAN_ADDRESS_BUFFER_LENGTH).
+        let mut human = vec![0u8; 90];
+        let mut destination = Region {
+            offset: human.as_mut_ptr() as u32,
+            capacity: human.len() as u32,
+            length: 0,
+        };
+        let result = unsafe {
+            vm_addr_humanize(
+                &source as *const Region as u32,
+                &mut destination as *mut Region as u32,
+            )
+        };
+        if result != 0 {
+            let reason = unsafe { take(result) };
+            return Err(Error::Address(
+                ["addr_humanize errored: ", &String::from_utf8_lossy(&reason)].concat(),
+            ));
+        }
+        human.truncate(destination.length as usize);
+        String::from_utf8(human)
+            .map(Addr::unchecked)
+            .map_err(|_| Error::Address("addr_humanize returned a non-UTF-8 address".into()))
     }
 
     /// [`super::addr_validate`] in the wasm: `ExternalApi::addr_validate`'s steps and messages.
@@ -277,13 +339,23 @@ mod wasm {
         env: u32,
         msg: u32,
     ) -> u32 {
+        run_as::<A, _, _, _>(f, env, msg, vm::response_result)
+    }
+
+    /// An entry point of `(env, msg)` whose result `write` writes (the IBC ones).
+    pub fn run_as<A: NewApi, M: FromJson, R, E: ToString>(
+        f: fn(DepsMut, Env, M) -> Result<R, E>,
+        env: u32,
+        msg: u32,
+        write: fn(&Result<R, String>) -> Vec<u8>,
+    ) -> u32 {
         install_panic_hook();
         let (env, msg) = unsafe { (take(env), take(msg)) };
         let result = (|| {
             let (env, msg) = (parse(&env)?, parse(&msg)?);
             with_deps::<A, _>(|deps| f(deps, env, msg).map_err(|e| e.to_string()))
         })();
-        give(vm::response_result(&result))
+        give(write(&result))
     }
 
     /// `query`.
@@ -326,6 +398,8 @@ mod wasm {
 ///     query: crate::contract::query,
 ///     migrate: crate::contract::migrate,
 ///     reply: crate::contract::reply,
+///     // With kumo's feature `ibc`: ibc_channel_open, ibc_channel_connect, ibc_channel_close,
+///     // ibc_packet_receive, ibc_packet_ack, ibc_packet_timeout.
 /// }
 /// ```
 #[macro_export]
@@ -368,6 +442,42 @@ macro_rules! exports {
             $crate::entry::run::<Api, _, _>($f, env, msg)
         }
     };
+    (@one ibc_channel_open $f:path) => {
+        #[no_mangle]
+        extern "C" fn ibc_channel_open(env: u32, msg: u32) -> u32 {
+            $crate::entry::run_as::<Api, _, _, _>($f, env, msg, $crate::json::ibc::channel_open_result)
+        }
+    };
+    (@one ibc_channel_connect $f:path) => {
+        #[no_mangle]
+        extern "C" fn ibc_channel_connect(env: u32, msg: u32) -> u32 {
+            $crate::entry::run_as::<Api, _, _, _>($f, env, msg, $crate::json::ibc::basic_result)
+        }
+    };
+    (@one ibc_channel_close $f:path) => {
+        #[no_mangle]
+        extern "C" fn ibc_channel_close(env: u32, msg: u32) -> u32 {
+            $crate::entry::run_as::<Api, _, _, _>($f, env, msg, $crate::json::ibc::basic_result)
+        }
+    };
+    (@one ibc_packet_receive $f:path) => {
+        #[no_mangle]
+        extern "C" fn ibc_packet_receive(env: u32, msg: u32) -> u32 {
+            $crate::entry::run_as::<Api, _, _, _>($f, env, msg, $crate::json::ibc::receive_result)
+        }
+    };
+    (@one ibc_packet_ack $f:path) => {
+        #[no_mangle]
+        extern "C" fn ibc_packet_ack(env: u32, msg: u32) -> u32 {
+            $crate::entry::run_as::<Api, _, _, _>($f, env, msg, $crate::json::ibc::basic_result)
+        }
+    };
+    (@one ibc_packet_timeout $f:path) => {
+        #[no_mangle]
+        extern "C" fn ibc_packet_timeout(env: u32, msg: u32) -> u32 {
+            $crate::entry::run_as::<Api, _, _, _>($f, env, msg, $crate::json::ibc::basic_result)
+        }
+    };
     (@one reply $f:path) => {
         #[no_mangle]
         extern "C" fn reply(env: u32, msg: u32) -> u32 {
@@ -400,5 +510,23 @@ mod tests {
             }
         );
         assert!(get_contract_version(&MockStorage::new()).is_err());
+    }
+
+    #[test]
+    fn balances_and_canonical_addresses() {
+        use cosmwasm_std::testing::{mock_dependencies_with_balance, MockApi, MOCK_CONTRACT_ADDR};
+        let deps = mock_dependencies_with_balance(&cosmwasm_std::coins(7, "ukumo"));
+        let balance = |denom| query_balance(&deps.as_ref().querier, MOCK_CONTRACT_ADDR, denom);
+        assert_eq!(balance("ukumo").unwrap().u128(), 7);
+        assert_eq!(balance("uother").unwrap().u128(), 0);
+
+        let api = MockApi::default();
+        let addr = api.addr_make("alice");
+        let canonical = api.addr_canonicalize(addr.as_str()).unwrap();
+        assert_eq!(addr_humanize(&api, &canonical).unwrap(), addr);
+        assert!(matches!(
+            addr_humanize(&api, b"").unwrap_err(),
+            Error::Address(_)
+        ));
     }
 }

@@ -34,6 +34,8 @@ use serde::de::{
 use crate::escrow::EscrowCallback;
 use crate::{Denom, EndpointKind};
 
+#[cfg(feature = "ibc")]
+pub mod ibc;
 mod parse;
 mod scalar;
 pub mod vm;

@@ -5,7 +5,7 @@
 //! - ids and funds: [`ids`], [`funds`];
 //! - whether a provider may bid on a group: [`matching`];
 //! - each contract's messages, queries and responses: [`registry`], [`market`], [`escrow`],
-//!   [`staking`], [`governance`].
+//!   [`staking`], [`governance`], [`gateway`] (and its client).
 
 pub mod attributes;
 pub mod codec;
@@ -14,6 +14,7 @@ pub mod entry;
 pub mod error;
 pub mod escrow;
 pub mod funds;
+pub mod gateway;
 pub mod governance;
 pub mod ids;
 pub mod json;

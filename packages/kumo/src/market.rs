@@ -685,6 +685,15 @@ pub const LEASE_HEADERS: crate::codec::PackedMap<LeaseKey<'static>, LeaseHeader>
 /// The namespace of the market's lease map (one letter: every lease key carries it).
 pub const LEASES_NAMESPACE: &str = "l";
 
+/// The key of the market's one counter of `dseq`s and order `seq`s (`kumo-market`
+/// `state::SEQ`).
+pub const SEQ_KEY: &str = "sq";
+
+/// The last number the market gave to a deployment (its `dseq`) or an order (its `seq`): a new
+/// deployment's `dseq` is the next one. Read raw by the gateway to learn the `dseq` of the create
+/// it is about to send (`dseq`s increase but are not consecutive per owner).
+pub const LAST_SEQ: crate::codec::PackedItem<u64> = crate::codec::PackedItem::new(SEQ_KEY);
+
 pub fn lease_key(id: &crate::BidId) -> LeaseKey<'_> {
     (&id.owner, id.dseq, (id.gseq, id.oseq, &id.provider))
 }

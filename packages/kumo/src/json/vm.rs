@@ -3,6 +3,8 @@
 //! through [`FromJson`] and [`ToJson`], for `crate::entry`'s serde-free exports. Output is what
 //! `cosmwasm_std::to_json_vec` writes, byte for byte (the tests compare).
 
+#[cfg(feature = "ibc")]
+use cosmwasm_std::IbcMsg;
 use cosmwasm_std::{
     Attribute, BankMsg, Binary, BlockInfo, Coin, ContractInfo, ContractResult, CosmosMsg, Env,
     Event, MessageInfo, MsgResponse, QuerierResult, Reply, ReplyOn, Response, SubMsg,
@@ -122,9 +124,9 @@ impl FromJson for Reply {
     }
 }
 
-/// Writes the messages a contract sends. Only the bank and wasm messages exist here: no Kumo
-/// contract sends another kind, and a contract that did would get an error result, not a
-/// wrong message.
+/// Writes the messages a contract sends: bank, wasm and (feature `ibc`) IBC messages. No Kumo
+/// contract sends another kind; a contract that did would get an error result, not a wrong
+/// message.
 fn write_cosmos_msg(out: &mut Vec<u8>, msg: &CosmosMsg) -> Result<(), String> {
     let (kind, name, fields): (&str, &str, &[(&'static str, &dyn ToJson)]) = match msg {
         CosmosMsg::Bank(BankMsg::Send { to_address, amount }) => (
@@ -187,6 +189,42 @@ fn write_cosmos_msg(out: &mut Vec<u8>, msg: &CosmosMsg) -> Result<(), String> {
         CosmosMsg::Wasm(WasmMsg::ClearAdmin { contract_addr }) => {
             ("wasm", "clear_admin", &[("contract_addr", contract_addr)])
         }
+        #[cfg(feature = "ibc")]
+        CosmosMsg::Ibc(IbcMsg::Transfer {
+            channel_id,
+            to_address,
+            amount,
+            timeout,
+            memo,
+        }) => (
+            "ibc",
+            "transfer",
+            &[
+                ("channel_id", channel_id),
+                ("to_address", to_address),
+                ("amount", amount),
+                ("timeout", timeout),
+                ("memo", memo),
+            ],
+        ),
+        #[cfg(feature = "ibc")]
+        CosmosMsg::Ibc(IbcMsg::SendPacket {
+            channel_id,
+            data,
+            timeout,
+        }) => (
+            "ibc",
+            "send_packet",
+            &[
+                ("channel_id", channel_id),
+                ("data", data),
+                ("timeout", timeout),
+            ],
+        ),
+        #[cfg(feature = "ibc")]
+        CosmosMsg::Ibc(IbcMsg::CloseChannel { channel_id }) => {
+            ("ibc", "close_channel", &[("channel_id", channel_id)])
+        }
         _ => return Err("kumo::entry: the contract sent a message kind it cannot encode".into()),
     };
     out.extend_from_slice(b"{\"");
@@ -220,18 +258,25 @@ fn write_sub_msg(out: &mut Vec<u8>, sub: &SubMsg) -> Result<(), String> {
     Ok(())
 }
 
+/// A response's `messages`: `[…]`.
+pub(super) fn write_messages(out: &mut Vec<u8>, messages: &[SubMsg]) -> Result<(), String> {
+    out.push(b'[');
+    for (i, sub) in messages.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_sub_msg(out, sub)?;
+    }
+    out.push(b']');
+    Ok(())
+}
+
 /// `ContractResult<Response>` as an entry point returns it: `{"ok":…}` or `{"error":"…"}`.
 pub fn response_result(result: &Result<Response, String>) -> Vec<u8> {
-    let mut out = Vec::new();
+    let mut out = b"{\"ok\":{\"messages\":".to_vec();
     let written = result.as_ref().map_err(String::clone).and_then(|r| {
-        out.extend_from_slice(b"{\"ok\":{\"messages\":[");
-        for (i, sub) in r.messages.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            write_sub_msg(&mut out, sub)?;
-        }
-        out.extend_from_slice(b"],\"attributes\":");
+        write_messages(&mut out, &r.messages)?;
+        out.extend_from_slice(b",\"attributes\":");
         r.attributes.write_json(&mut out);
         out.extend_from_slice(b",\"events\":");
         r.events.write_json(&mut out);
@@ -259,7 +304,7 @@ pub fn binary_result(result: &Result<Binary, String>) -> Vec<u8> {
     }
 }
 
-fn error_result(e: &str) -> Vec<u8> {
+pub(super) fn error_result(e: &str) -> Vec<u8> {
     let mut out = Vec::new();
     write_variant(&mut out, "error", &e);
     out
@@ -285,6 +330,18 @@ pub fn smart_query_request(contract: &str, msg: &Binary) -> Vec<u8> {
         &mut out,
         "smart",
         &Obj(&[("contract_addr", &contract), ("msg", msg)]),
+    );
+    out.push(b'}');
+    out
+}
+
+/// The request of a bank balance query (`QueryRequest::Bank(BankQuery::Balance { .. })`).
+pub fn balance_request(address: &str, denom: &str) -> Vec<u8> {
+    let mut out = b"{\"bank\":".to_vec();
+    write_variant(
+        &mut out,
+        "balance",
+        &Obj(&[("address", &address), ("denom", &denom)]),
     );
     out.push(b'}');
     out
@@ -477,6 +534,14 @@ mod tests {
             msg: msg.clone(),
         });
         assert_eq!(smart_query_request("c", &msg), to_json_vec(&smart).unwrap());
+        let balance: QueryRequest = QueryRequest::Bank(cosmwasm_std::BankQuery::Balance {
+            address: "a\"".into(),
+            denom: "ibc/AB".into(),
+        });
+        assert_eq!(
+            balance_request("a\"", "ibc/AB"),
+            to_json_vec(&balance).unwrap()
+        );
 
         let results: [QuerierResult; 3] = [
             SystemResult::Ok(ContractResult::Ok(Binary::from(b"v".as_slice()))),
