@@ -463,6 +463,53 @@ fn a_contract_on_another_chain_orders_compute_and_hears_back() {
 }
 
 #[test]
+fn a_withdrawal_that_times_out_is_credited_back_to_its_account() {
+    let mut net = net();
+    let (user, dapp_addr) = (net.remote.user.clone(), net.remote.dapp.clone());
+    net.remote.d.exec(
+        &user,
+        &dapp_addr,
+        &dapp::ExecuteMsg::Fund {},
+        &coins(10_000_000, OSMO),
+    );
+    net.relay();
+    let before = net.remote.d.app.balance(&dapp_addr, OSMO).unwrap();
+    let sent = net.order(
+        PacketMsg::Withdraw {
+            amount: coin(3_000_000, &net.voucher),
+        },
+        None,
+    );
+    assert_eq!(sent.code, 0, "{}", sent.raw_log);
+    // The gateway channel only: the gateway debits the credit and sends the transfer.
+    let gateway_only = [net.gateway.clone()];
+    ibc::relay(&mut net.kumo.d.app, &mut net.remote.d.app, &gateway_only).unwrap();
+    assert_eq!(
+        net.last_result(),
+        CallbackResult::Success(PacketResult::Withdrawn {
+            amount: coin(3_000_000, &net.voucher)
+        })
+    );
+    assert_eq!(net.credits(), coins(7_000_000, &net.voucher));
+    // The transfer waits past its timeout (a day, the gateway's refund timeout): the transfer
+    // module gives the tokens back to the gateway, and the IBC callback credits them again.
+    net.remote.d.advance(2 * 86_400);
+    net.remote.d.app.produce_block().unwrap();
+    let relayed = net.relay();
+    assert_eq!(relayed.timed_out.len(), 1);
+    assert_eq!(net.credits(), coins(10_000_000, &net.voucher));
+    assert_eq!(net.remote.d.app.balance(&dapp_addr, OSMO).unwrap(), before);
+    assert_eq!(
+        net.kumo
+            .d
+            .app
+            .balance(&net.kumo.gateway, &net.voucher)
+            .unwrap(),
+        Uint128::new(10_000_000)
+    );
+}
+
+#[test]
 fn a_transfer_that_claims_another_sender_is_refused_and_refunded() {
     let mut net = net();
     // A user sends uosmo to the gateway with a memo crediting the dApp's account (a plain

@@ -26,6 +26,7 @@ kumo::exports! {
     ibc_packet_receive: crate::ibc::ibc_packet_receive,
     ibc_packet_ack: crate::ibc::ibc_packet_ack,
     ibc_packet_timeout: crate::ibc::ibc_packet_timeout,
+    ibc_source_callback: crate::ibc::ibc_source_callback,
 }
 
 pub fn instantiate(

@@ -68,6 +68,9 @@ pub enum ContractError {
     #[error("the gateway sends no packets on its channels; an ack or timeout is unexpected")]
     UnexpectedAck,
 
+    #[error("IBC callback for a packet the gateway did not send as a refund: {reason}")]
+    UnexpectedCallback { reason: String },
+
     // ---- credits through ibc-hooks ----
     #[error("credit caller {caller} is not the ibc-hooks intermediary of {sender} or of the channel's client over {transfer_channel}")]
     ForgedCredit {

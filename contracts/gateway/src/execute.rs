@@ -273,16 +273,30 @@ fn market_msg(config: &Config, msg: &MarketMsg, funds: Vec<Coin>) -> CosmosMsg {
     .into()
 }
 
-fn transfer(env: &Env, config: &Config, to: &str, amount: Coin) -> CosmosMsg {
+/// An ICS-20 transfer of `amount` to `to`, which account `acct` pays. Its memo asks the chain's
+/// IBC callbacks middleware (ADR-8) to tell the gateway how it ended
+/// (`ibc::ibc_source_callback`), and names the account, so that tokens the transfer module
+/// gives back after an error ack or a timeout are credited to it again.
+fn transfer(env: &Env, config: &Config, to: &str, amount: Coin, acct: &str) -> CosmosMsg {
+    let memo = json::Obj(&[
+        (
+            "src_callback",
+            &json::Obj(&[("address", &env.contract.address)]),
+        ),
+        (MEMO_KEY, &json::Obj(&[("account", &acct)])),
+    ]);
     IbcMsg::Transfer {
         channel_id: config.transfer_channel.clone(),
         to_address: to.to_string(),
         amount,
         timeout: IbcTimeout::with_timestamp(env.block.time.plus_seconds(config.refund_timeout)),
-        memo: None,
+        memo: Some(String::from_utf8_lossy(json::write(&memo).as_slice()).into_owned()),
     }
     .into()
 }
+
+/// The memo's entry for the gateway: `{"account": "<connection>/<port>/<sender>"}`.
+pub const MEMO_KEY: &str = "kumo_gateway";
 
 fn lease_id(
     env: &Env,
@@ -425,7 +439,7 @@ pub fn process(
         }
         PacketMsg::Withdraw { amount } => {
             res = res.add_event(debit(deps.storage, &acct, &amount)?);
-            res = res.add_message(transfer(&env, &config, sender, amount.clone()));
+            res = res.add_message(transfer(&env, &config, sender, amount.clone(), &acct));
             PacketResult::Withdrawn { amount }
         }
     };
@@ -458,6 +472,7 @@ pub fn refund(
         return Err(ContractError::unauthorized("the gateway itself"));
     }
     let config = CONFIG.load(deps.storage)?;
+    let acct = account(&live_channel(deps.storage, channel)?, sender);
     let now = query_balance(&deps.querier, env.contract.address.as_str(), denom)?;
     let amount = now.saturating_sub(before);
     let mut res = Response::new().add_attribute("action", "refund");
@@ -466,7 +481,7 @@ pub fn refund(
     } else {
         let coin = Coin::new(amount, denom);
         res = res
-            .add_message(transfer(&env, &config, sender, coin.clone()))
+            .add_message(transfer(&env, &config, sender, coin.clone(), &acct))
             .add_event(
                 Event::new("gateway_refund")
                     .add_attribute("channel", channel)

@@ -8,15 +8,15 @@
 use cosmwasm_std::{
     DepsMut, Env, Event, Ibc3ChannelOpenResponse, IbcBasicResponse, IbcChannel, IbcChannelCloseMsg,
     IbcChannelConnectMsg, IbcChannelOpenMsg, IbcChannelOpenResponse, IbcOrder, IbcPacket,
-    IbcPacketAckMsg, IbcPacketReceiveMsg, IbcPacketTimeoutMsg, IbcReceiveResponse, Reply, Response,
-    SubMsg, SubMsgResult, WasmMsg,
+    IbcPacketAckMsg, IbcPacketReceiveMsg, IbcPacketTimeoutMsg, IbcReceiveResponse,
+    IbcSourceCallbackMsg, Reply, Response, SubMsg, SubMsgResult, Uint128, WasmMsg,
 };
 use kumo::gateway::{Ack, ChannelInfo, ExecuteMsg, GatewayPacket, IBC_VERSION};
 use kumo::json::{self, FromJson};
 
 use crate::error::ContractError;
 use crate::execute::live_channel;
-use crate::state::{PendingResult, CHANNELS, CONFIG, RECEIVED};
+use crate::state::{PendingResult, CHANNELS, CONFIG, CREDITS, RECEIVED};
 
 /// Reply id of the `Process` submessage of a received packet.
 pub const PROCESS_REPLY: u64 = 1;
@@ -224,4 +224,108 @@ pub fn ibc_packet_timeout(
     _msg: IbcPacketTimeoutMsg,
 ) -> Result<IbcBasicResponse, ContractError> {
     Err(ContractError::UnexpectedAck)
+}
+
+/// ICS-20's packet data (`FungibleTokenPacketData`), as far as the callback reads it.
+struct TokenPacket {
+    amount: String,
+    denom: String,
+    memo: String,
+    receiver: String,
+    sender: String,
+}
+
+kumo::json_struct!(TokenPacket {
+    amount,
+    denom,
+    memo: default,
+    receiver,
+    sender
+});
+
+/// The gateway's entry of a refund's memo (`execute::MEMO_KEY`).
+struct RefundMemo {
+    kumo_gateway: Option<MemoAccount>,
+}
+
+struct MemoAccount {
+    account: String,
+}
+
+kumo::json_struct!(RefundMemo { kumo_gateway });
+kumo::json_struct!(MemoAccount { account });
+
+/// The IBC callbacks middleware (ADR-8; wasmd 0.51+ with ibc-go's callbacks) reports how a
+/// refund or withdrawal transfer ended. Delivered: nothing to do. An error acknowledgement or a
+/// timeout: the transfer module has given the tokens back to the gateway, and they are
+/// credited again to the account the memo names (the owner may `withdraw` them later). Only
+/// the gateway's own transfers on its transfer channel are accepted.
+pub fn ibc_source_callback(
+    deps: DepsMut,
+    env: Env,
+    msg: IbcSourceCallbackMsg,
+) -> Result<IbcBasicResponse, ContractError> {
+    let (packet, reason) = match msg {
+        IbcSourceCallbackMsg::Acknowledgement(a) => {
+            match Ack::parse(a.acknowledgement.data.as_slice()) {
+                Ok(Ack::Error(error)) => (a.original_packet, error),
+                // A result (or an acknowledgement the transfer module could not read either, which
+                // fails its processing): the tokens were not given back.
+                _ => {
+                    return Ok(IbcBasicResponse::new()
+                        .add_attribute("action", "transfer_callback")
+                        .add_attribute("outcome", "delivered"))
+                }
+            }
+        }
+        IbcSourceCallbackMsg::Timeout(t) => (t.packet, "timeout".to_string()),
+    };
+    let unexpected = |reason: &str| ContractError::UnexpectedCallback {
+        reason: reason.into(),
+    };
+    let config = CONFIG.load(deps.storage)?;
+    if packet.src.port_id != "transfer" || packet.src.channel_id != config.transfer_channel {
+        return Err(unexpected("not on the gateway's transfer channel"));
+    }
+    let data = TokenPacket::parse(packet.data.as_slice())
+        .map_err(|_| unexpected("not ICS-20 packet data"))?;
+    if data.sender != env.contract.address.as_str() {
+        return Err(unexpected("the gateway did not send it"));
+    }
+    let acct = RefundMemo::parse(data.memo.as_bytes())
+        .ok()
+        .and_then(|m| m.kumo_gateway)
+        .map(|m| m.account)
+        .ok_or_else(|| unexpected("the memo names no account"))?;
+    let amount = Uint128::from_json(json::Json::Str(data.amount))
+        .map_err(|_| unexpected("the amount is not a number"))?;
+    // The voucher's local denom: `ibc/` and the SHA-256 of its trace, as the transfer module
+    // names it; a native denom is its own trace.
+    let denom = if data.denom.contains('/') {
+        let hash = <sha2::Sha256 as sha2::Digest>::digest(data.denom.as_bytes());
+        [
+            "ibc/",
+            &json::text(&cosmwasm_std::HexBinary::from(hash.as_slice())).to_ascii_uppercase(),
+        ]
+        .concat()
+    } else {
+        data.denom
+    };
+    let balance = CREDITS
+        .may_load(deps.storage, (&acct, &denom))?
+        .unwrap_or_default()
+        .checked_add(amount)
+        .map_err(|e| kumo::Error::Overflow(e.to_string()))?;
+    CREDITS.save(deps.storage, (&acct, &denom), &balance)?;
+    Ok(IbcBasicResponse::new()
+        .add_attribute("action", "transfer_callback")
+        .add_attribute("outcome", "returned")
+        .add_event(
+            Event::new("gateway_transfer_returned")
+                .add_attribute("account", &acct)
+                .add_attribute("receiver", &data.receiver)
+                .add_attribute("amount", [&amount.to_string(), denom.as_str()].concat())
+                .add_attribute("balance", balance.to_string())
+                .add_attribute("reason", reason),
+        ))
 }

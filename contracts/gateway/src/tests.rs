@@ -961,7 +961,16 @@ fn withdraw_sends_unspent_credit_back_to_the_sender() {
                 timeout.timestamp(),
                 Some(chain.env.block.time.plus_seconds(3_600))
             );
-            assert!(memo.is_none());
+            // The IBC callbacks middleware reports back to the gateway, for Alice's account.
+            let memo: serde_json::Value = serde_json::from_str(memo.as_ref().unwrap()).unwrap();
+            assert_eq!(
+                memo["src_callback"]["address"],
+                chain.env.contract.address.as_str()
+            );
+            assert_eq!(
+                memo["kumo_gateway"]["account"],
+                format!("{CONNECTION}/{CLIENT_PORT}/{ALICE}")
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -975,6 +984,159 @@ fn withdraw_sends_unspent_credit_back_to_the_sender() {
         )
         .unwrap_err();
     assert!(err.contains("amount must be positive"), "{err}");
+}
+
+/// The ICS-20 packet of the gateway's last transfer, as the transfer module sends it: `path` is
+/// the denom's trace.
+fn transfer_packet(chain: &Chain, path: &str) -> cosmwasm_std::IbcPacket {
+    let Some(CosmosMsg::Ibc(IbcMsg::Transfer {
+        to_address,
+        amount,
+        memo,
+        timeout,
+        ..
+    })) = chain.delivered.last()
+    else {
+        panic!("no transfer: {:?}", chain.delivered)
+    };
+    let data = serde_json::json!({
+        "amount": amount.amount.to_string(),
+        "denom": path,
+        "memo": memo.clone().unwrap_or_default(),
+        "receiver": to_address,
+        "sender": chain.env.contract.address.as_str(),
+    });
+    cosmwasm_std::IbcPacket::new(
+        serde_json::to_vec(&data).unwrap(),
+        IbcEndpoint {
+            port_id: "transfer".into(),
+            channel_id: TRANSFER.into(),
+        },
+        IbcEndpoint {
+            port_id: "transfer".into(),
+            channel_id: "channel-9".into(),
+        },
+        4,
+        timeout.clone(),
+    )
+}
+
+fn voucher(path: &str) -> String {
+    use sha2::Digest;
+    format!(
+        "ibc/{}",
+        HexBinary::from(sha2::Sha256::digest(path.as_bytes()).as_slice())
+            .to_hex()
+            .to_uppercase()
+    )
+}
+
+#[test]
+fn a_returned_withdrawal_is_credited_again_and_a_delivered_one_is_not() {
+    use cosmwasm_std::{IbcAckCallbackMsg, IbcSourceCallbackMsg, IbcTimeoutCallbackMsg};
+    let path = "transfer/channel-0/uosmo";
+    let mut chain = Chain::connected();
+    let relayer = Addr::unchecked("relayer");
+    // The gateway holds the voucher of `path` here: credit and withdraw in it.
+    let denom = voucher(path);
+    let caller = intermediary_sender(&chain.deps.api, TRANSFER, CLIENT).unwrap();
+    execute(
+        chain.deps.as_mut(),
+        chain.env.clone(),
+        message_info(&caller, &coins(1_000, &denom)),
+        ExecuteMsg::Credit {
+            channel: CHANNEL.into(),
+            sender: ALICE.into(),
+        },
+    )
+    .unwrap();
+    // (The emulated chain keeps one balance, of any denom.)
+    chain.set_balance(1_000);
+    chain
+        .send(
+            ALICE,
+            PacketMsg::Withdraw {
+                amount: coin(700, &denom),
+            },
+        )
+        .unwrap();
+    let packet = transfer_packet(&chain, path);
+    assert_eq!(chain.credits(ALICE), coins(300, &denom));
+
+    // Delivered: nothing changes.
+    let delivered = IbcSourceCallbackMsg::Acknowledgement(IbcAckCallbackMsg::new(
+        IbcAcknowledgement::new(br#"{"result":"AQ=="}"#.as_slice()),
+        packet.clone(),
+        relayer.clone(),
+    ));
+    crate::ibc::ibc_source_callback(chain.deps.as_mut(), chain.env.clone(), delivered).unwrap();
+    assert_eq!(chain.credits(ALICE), coins(300, &denom));
+
+    // An error ack: the transfer module gave the tokens back; Alice's credit has them again.
+    let refused = IbcSourceCallbackMsg::Acknowledgement(IbcAckCallbackMsg::new(
+        IbcAcknowledgement::new(br#"{"error":"receiver blocked"}"#.as_slice()),
+        packet.clone(),
+        relayer.clone(),
+    ));
+    let res =
+        crate::ibc::ibc_source_callback(chain.deps.as_mut(), chain.env.clone(), refused).unwrap();
+    assert_eq!(chain.credits(ALICE), coins(1_000, &denom));
+    assert_eq!(res.events[0].ty, "gateway_transfer_returned");
+
+    // A timeout likewise.
+    let timed_out =
+        IbcSourceCallbackMsg::Timeout(IbcTimeoutCallbackMsg::new(packet.clone(), relayer.clone()));
+    crate::ibc::ibc_source_callback(chain.deps.as_mut(), chain.env.clone(), timed_out).unwrap();
+    assert_eq!(chain.credits(ALICE), coins(1_700, &denom));
+}
+
+#[test]
+fn a_callback_for_a_transfer_the_gateway_did_not_send_is_refused() {
+    use cosmwasm_std::{IbcSourceCallbackMsg, IbcTimeoutCallbackMsg};
+    let mut chain = Chain::connected();
+    chain.credit(ALICE, 1_000);
+    chain
+        .send(
+            ALICE,
+            PacketMsg::Withdraw {
+                amount: coin(700, DENOM),
+            },
+        )
+        .unwrap();
+    let good = transfer_packet(&chain, "transfer/channel-0/uosmo");
+    let relayer = Addr::unchecked("relayer");
+    let mut attempts = vec![];
+    // Another channel.
+    let mut p = good.clone();
+    p.src.channel_id = "channel-5".into();
+    attempts.push(p);
+    // Another sender.
+    let mut data: serde_json::Value = serde_json::from_slice(&good.data).unwrap();
+    data["sender"] = "kumo1someoneelse".into();
+    let mut p = good.clone();
+    p.data = serde_json::to_vec(&data).unwrap().into();
+    attempts.push(p);
+    // No account in the memo.
+    let mut data: serde_json::Value = serde_json::from_slice(&good.data).unwrap();
+    data["memo"] = "".into();
+    let mut p = good.clone();
+    p.data = serde_json::to_vec(&data).unwrap().into();
+    attempts.push(p);
+    // Not ICS-20 at all.
+    let mut p = good;
+    p.data = Binary::from(b"{}".as_slice());
+    attempts.push(p);
+    for packet in attempts {
+        let msg =
+            IbcSourceCallbackMsg::Timeout(IbcTimeoutCallbackMsg::new(packet, relayer.clone()));
+        let err = crate::ibc::ibc_source_callback(chain.deps.as_mut(), chain.env.clone(), msg)
+            .unwrap_err();
+        assert!(
+            matches!(err, ContractError::UnexpectedCallback { .. }),
+            "{err}"
+        );
+    }
+    assert_eq!(chain.credits(ALICE), coins(300, DENOM));
 }
 
 // ---- attacks ----

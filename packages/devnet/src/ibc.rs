@@ -4,8 +4,12 @@
 //! `x/ibc-hooks` wasm memo, and an in-process relayer that moves packets, acknowledgements and
 //! timeouts between two [`App`]s.
 //!
+//! IBC callbacks (ADR-8): a transfer whose memo asks for `src_callback` calls its sending
+//! contract's `ibc_source_callback` with the outcome.
+//!
 //! What is not modelled: light clients, connections and proofs (the relayer is trusted; every
-//! channel runs over [`CONNECTION`]), ordered-channel sequencing, fees and async acks. The
+//! channel runs over [`CONNECTION`]), ordered-channel sequencing, fees, async acks, and
+//! destination callbacks. The
 //! relayer's steps run as operator actions ([`App::ibc`]), not as signed transactions.
 
 use cosmwasm_std::{
@@ -14,6 +18,7 @@ use cosmwasm_std::{
     IbcEndpoint, IbcMsg, IbcOrder, IbcPacket, IbcPacketAckMsg, IbcPacketReceiveMsg,
     IbcPacketTimeoutMsg, IbcReceiveResponse, IbcTimeout, MsgResponse, Response, Uint128,
 };
+use cosmwasm_std::{IbcAckCallbackMsg, IbcSourceCallbackMsg, IbcTimeoutCallbackMsg};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -511,10 +516,18 @@ impl Engine {
             );
             return self.on_basic(port, "ibc_packet_ack", &to_json(&msg));
         }
-        if is_error_ack(ack) {
-            return self.refund(packet);
-        }
-        Ok(vec![])
+        let mut events = if is_error_ack(ack) {
+            self.refund(packet)?
+        } else {
+            vec![]
+        };
+        let outcome = IbcSourceCallbackMsg::Acknowledgement(IbcAckCallbackMsg::new(
+            IbcAcknowledgement::new(ack.clone()),
+            packet.clone(),
+            Addr::unchecked(relayer),
+        ));
+        events.extend(self.source_callback(packet, outcome));
+        Ok(events)
     }
 
     /// `TimeoutPacket` (or `TimeoutOnClose`) on the sending chain.
@@ -529,7 +542,51 @@ impl Engine {
             let msg = IbcPacketTimeoutMsg::new(packet.clone(), Addr::unchecked(relayer));
             return self.on_basic(port, "ibc_packet_timeout", &to_json(&msg));
         }
-        self.refund(packet)
+        let mut events = self.refund(packet)?;
+        let outcome = IbcSourceCallbackMsg::Timeout(IbcTimeoutCallbackMsg::new(
+            packet.clone(),
+            Addr::unchecked(relayer),
+        ));
+        events.extend(self.source_callback(packet, outcome));
+        Ok(events)
+    }
+
+    /// ibc-go's callbacks middleware (ADR-8) over the transfer app, as wasmd wires it: a transfer
+    /// whose memo's `src_callback.address` is its sender, a contract, gets that contract's
+    /// `ibc_source_callback` with the outcome, after the transfer app's own handling. A failing
+    /// callback is reverted alone; the acknowledgement or timeout stands.
+    fn source_callback(&self, packet: &IbcPacket, outcome: IbcSourceCallbackMsg) -> Vec<Event> {
+        let Ok(data) = serde_json::from_slice::<TokenPacket>(&packet.data) else {
+            return vec![];
+        };
+        let memo = serde_json::from_str::<serde_json::Value>(&data.memo).unwrap_or_default();
+        let Some(address) = memo
+            .get("src_callback")
+            .and_then(|c| c.get("address"))
+            .and_then(|a| a.as_str())
+        else {
+            return vec![];
+        };
+        if address != data.sender || self.contract_info(address).is_err() {
+            return vec![];
+        }
+        self.with_ctx(|c| c.store.begin());
+        let result = self
+            .call_ibc(address, "ibc_source_callback", &to_json(&outcome))
+            .and_then(|raw| contract_result::<IbcBasicResponse>(&raw))
+            .and_then(|r| self.handle_response(address, basic_response(r)));
+        match result {
+            Ok((events, _)) => {
+                self.with_ctx(|c| c.store.commit());
+                events
+            }
+            Err(e) => {
+                self.with_ctx(|c| c.store.rollback());
+                vec![Event::new("ibc_src_callback")
+                    .add_attribute("callback_address", address)
+                    .add_attribute("callback_error", e.to_string())]
+            }
+        }
     }
 
     fn take_commitment(&self, packet: &IbcPacket) -> Result<(), AbciError> {

@@ -14,8 +14,8 @@ use cosmwasm_std::{
 use cosmwasm_vm::{
     call_execute_raw, call_ibc_channel_close_raw, call_ibc_channel_connect_raw,
     call_ibc_channel_open_raw, call_ibc_packet_ack_raw, call_ibc_packet_receive_raw,
-    call_ibc_packet_timeout_raw, call_instantiate_raw, call_migrate_raw, call_query_raw,
-    call_reply_raw, Backend, Instance, InstanceOptions, VmError,
+    call_ibc_packet_timeout_raw, call_ibc_source_callback_raw, call_instantiate_raw,
+    call_migrate_raw, call_query_raw, call_reply_raw, Backend, Instance, InstanceOptions, VmError,
 };
 use sha2::{Digest, Sha256};
 
@@ -168,6 +168,7 @@ impl Engine {
             "ibc_packet_receive" => call_ibc_packet_receive_raw(&mut instance, &env, msg),
             "ibc_packet_ack" => call_ibc_packet_ack_raw(&mut instance, &env, msg),
             "ibc_packet_timeout" => call_ibc_packet_timeout_raw(&mut instance, &env, msg),
+            "ibc_source_callback" => call_ibc_source_callback_raw(&mut instance, &env, msg),
             other => return Err(AbciError::internal(format!("no IBC entry point {other}"))),
         };
         self.charge_vm(&mut instance, &raw)?;

@@ -399,7 +399,7 @@ mod wasm {
 ///     migrate: crate::contract::migrate,
 ///     reply: crate::contract::reply,
 ///     // With kumo's feature `ibc`: ibc_channel_open, ibc_channel_connect, ibc_channel_close,
-///     // ibc_packet_receive, ibc_packet_ack, ibc_packet_timeout.
+///     // ibc_packet_receive, ibc_packet_ack, ibc_packet_timeout, ibc_source_callback.
 /// }
 /// ```
 #[macro_export]
@@ -475,6 +475,12 @@ macro_rules! exports {
     (@one ibc_packet_timeout $f:path) => {
         #[no_mangle]
         extern "C" fn ibc_packet_timeout(env: u32, msg: u32) -> u32 {
+            $crate::entry::run_as::<Api, _, _, _>($f, env, msg, $crate::json::ibc::basic_result)
+        }
+    };
+    (@one ibc_source_callback $f:path) => {
+        #[no_mangle]
+        extern "C" fn ibc_source_callback(env: u32, msg: u32) -> u32 {
             $crate::entry::run_as::<Api, _, _, _>($f, env, msg, $crate::json::ibc::basic_result)
         }
     };

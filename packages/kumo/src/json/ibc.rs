@@ -3,10 +3,10 @@
 //! and written as the derived impls do, byte for byte (the tests compare).
 
 use cosmwasm_std::{
-    Addr, Binary, Ibc3ChannelOpenResponse, IbcAcknowledgement, IbcBasicResponse, IbcChannel,
-    IbcChannelCloseMsg, IbcChannelConnectMsg, IbcChannelOpenMsg, IbcEndpoint, IbcOrder, IbcPacket,
-    IbcPacketAckMsg, IbcPacketReceiveMsg, IbcPacketTimeoutMsg, IbcReceiveResponse, IbcTimeout,
-    IbcTimeoutBlock, Timestamp,
+    Addr, Binary, Ibc3ChannelOpenResponse, IbcAckCallbackMsg, IbcAcknowledgement, IbcBasicResponse,
+    IbcChannel, IbcChannelCloseMsg, IbcChannelConnectMsg, IbcChannelOpenMsg, IbcEndpoint, IbcOrder,
+    IbcPacket, IbcPacketAckMsg, IbcPacketReceiveMsg, IbcPacketTimeoutMsg, IbcReceiveResponse,
+    IbcSourceCallbackMsg, IbcTimeout, IbcTimeoutBlock, IbcTimeoutCallbackMsg, Timestamp,
 };
 
 use super::vm::{error_result, write_messages};
@@ -165,6 +165,58 @@ impl FromJson for IbcPacketTimeoutMsg {
             f.take("packet")?,
             f.take::<Addr>("relayer")?,
         ))
+    }
+}
+
+impl FromJson for IbcAckCallbackMsg {
+    const SCHEMA: &'static Schema = IbcPacketAckMsg::SCHEMA;
+
+    fn from_json(v: Json) -> JsonResult<Self> {
+        let mut f = Fields::of(v)?;
+        Ok(IbcAckCallbackMsg::new(
+            f.take("acknowledgement")?,
+            f.take("original_packet")?,
+            f.take::<Addr>("relayer")?,
+        ))
+    }
+}
+
+impl FromJson for IbcTimeoutCallbackMsg {
+    const SCHEMA: &'static Schema = IbcPacketTimeoutMsg::SCHEMA;
+
+    fn from_json(v: Json) -> JsonResult<Self> {
+        let mut f = Fields::of(v)?;
+        Ok(IbcTimeoutCallbackMsg::new(
+            f.take("packet")?,
+            f.take::<Addr>("relayer")?,
+        ))
+    }
+}
+
+/// The message of the `ibc_source_callback` entry point (IBC callbacks, ADR-8): the outcome of a
+/// packet the contract sent with a `src_callback` memo, e.g. an ICS-20 transfer.
+impl FromJson for IbcSourceCallbackMsg {
+    const SCHEMA: &'static Schema = &Schema::Enum(&[
+        (
+            "acknowledgement",
+            super::Variant::Newtype(IbcAckCallbackMsg::SCHEMA),
+        ),
+        (
+            "timeout",
+            super::Variant::Newtype(IbcTimeoutCallbackMsg::SCHEMA),
+        ),
+    ]);
+
+    fn from_json(v: Json) -> JsonResult<Self> {
+        match super::variant(v)? {
+            (name, Some(c)) if name == "acknowledgement" => {
+                IbcAckCallbackMsg::from_json(c).map(IbcSourceCallbackMsg::Acknowledgement)
+            }
+            (name, Some(c)) if name == "timeout" => {
+                IbcTimeoutCallbackMsg::from_json(c).map(IbcSourceCallbackMsg::Timeout)
+            }
+            (name, _) => Err(error("unknown variant", &name)),
+        }
     }
 }
 
@@ -327,6 +379,19 @@ mod tests {
             "dest":{"port_id":"p","channel_id":"c"},"sequence":1,
             "timeout":{"block":null,"timestamp":null}}"#;
         assert!(IbcPacket::parse(neither).is_err());
+        let timeout = IbcTimeout::with_timestamp(Timestamp::from_nanos(9));
+        let relayer = Addr::unchecked("relayer");
+        both(&IbcSourceCallbackMsg::Acknowledgement(
+            IbcAckCallbackMsg::new(
+                IbcAcknowledgement::new(b"{\"error\":\"x\"}".as_slice()),
+                packet(timeout.clone()),
+                relayer.clone(),
+            ),
+        ));
+        both(&IbcSourceCallbackMsg::Timeout(IbcTimeoutCallbackMsg::new(
+            packet(timeout),
+            relayer,
+        )));
     }
 
     #[test]
