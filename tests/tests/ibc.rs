@@ -19,7 +19,7 @@ use kumo::{escrow, Attribute, Denom};
 use kumo_chain::Key;
 use kumo_devnet::ibc::{self, ChannelPath, CONNECTION, ICS20_VERSION, TRANSFER_PORT};
 use kumo_gateway_example as dapp;
-use kumo_tests::devnet::{key, Driver};
+use kumo_tests::devnet::{deploy_core, key, Driver};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -176,86 +176,28 @@ fn net() -> Net {
     );
 
     // The Kumo chain: registry, escrow (taking the uosmo voucher), market, gateway.
-    let me = kumo.addr(&admin);
-    let ids: Vec<u64> = ["registry", "escrow", "market", "gateway"]
-        .iter()
-        .map(|name| kumo.store(&admin, name))
-        .collect();
-    let registry = kumo.instantiate(
+    let core = deploy_core(
+        &mut kumo,
         &admin,
-        ids[0],
-        &registry::InstantiateMsg {
-            owner: me.clone(),
-            market: None,
-            limits: None,
-        },
-        "registry",
+        vec![escrow::DenomConfig {
+            denom: Denom::Native(voucher.clone()),
+            min_deposit: Uint128::new(1_000_000),
+            take_rate: Decimal::percent(2),
+        }],
+        vec![kumo::Asset {
+            denom: Denom::Native(KUMO.into()),
+            amount: Uint128::new(500_000),
+        }],
     );
-    let escrow = kumo.instantiate(
-        &admin,
-        ids[1],
-        &escrow::InstantiateMsg {
-            owner: me.clone(),
-            market: None,
-            treasury: me.clone(),
-            guardian: None,
-            params: None,
-            denoms: vec![escrow::DenomConfig {
-                denom: Denom::Native(voucher.clone()),
-                min_deposit: Uint128::new(1_000_000),
-                take_rate: Decimal::percent(2),
-            }],
-        },
-        "escrow",
-    );
-    let market = kumo.instantiate(
-        &admin,
-        ids[2],
-        &market::InstantiateMsg {
-            owner: me.clone(),
-            registry: registry.clone(),
-            escrow: escrow.clone(),
-            staking: None,
-            guardian: None,
-            params: Some(market::MarketParams {
-                bid_min_deposits: vec![kumo::Asset {
-                    denom: Denom::Native(KUMO.into()),
-                    amount: Uint128::new(500_000),
-                }],
-                ..market::MarketParams::default()
-            }),
-        },
-        "market",
-    );
-    kumo.exec(
-        &admin,
-        &registry,
-        &registry::ExecuteMsg::UpdateConfig {
-            owner: None,
-            market: Some(market.clone()),
-            limits: None,
-        },
-        &[],
-    );
-    kumo.exec(
-        &admin,
-        &escrow,
-        &escrow::ExecuteMsg::UpdateConfig {
-            owner: None,
-            market: Some(market.clone()),
-            treasury: None,
-            guardian: None,
-            params: None,
-        },
-        &[],
-    );
+    let (registry, market) = (core.registry, core.market);
+    let gateway_code = kumo.store(&admin, "gateway");
     let gateway = kumo.instantiate(
         &admin,
-        ids[3],
+        gateway_code,
         &gw::InstantiateMsg {
-            owner: me,
+            owner: kumo.addr(&admin),
             market: market.clone(),
-            escrow,
+            escrow: core.escrow,
             transfer_channel: transfer.a_channel.clone(),
             allowed: vec![gw::AllowedCounterparty {
                 connection_id: CONNECTION.into(),

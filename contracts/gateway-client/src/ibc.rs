@@ -4,11 +4,11 @@
 
 use cosmwasm_std::{
     Binary, DepsMut, Env, Event, Ibc3ChannelOpenResponse, IbcBasicResponse, IbcChannel,
-    IbcChannelCloseMsg, IbcChannelConnectMsg, IbcChannelOpenMsg, IbcChannelOpenResponse, IbcOrder,
+    IbcChannelCloseMsg, IbcChannelConnectMsg, IbcChannelOpenMsg, IbcChannelOpenResponse,
     IbcPacketAckMsg, IbcPacketReceiveMsg, IbcPacketTimeoutMsg, IbcReceiveResponse, SubMsg, WasmMsg,
 };
 use kumo::gateway::client::{Callback, CallbackMsg, CallbackResult};
-use kumo::gateway::{Ack, ChannelInfo, PacketResult, IBC_VERSION};
+use kumo::gateway::{check_handshake, Ack, ChannelInfo, PacketResult, IBC_VERSION};
 use kumo::json::{self, FromJson};
 
 use crate::error::ContractError;
@@ -22,23 +22,7 @@ fn check_channel(
     channel: &IbcChannel,
     counterparty_version: Option<&str>,
 ) -> Result<(), ContractError> {
-    if channel.order != IbcOrder::Unordered {
-        return Err(ContractError::OrderedChannel);
-    }
-    if channel.version != IBC_VERSION {
-        return Err(ContractError::InvalidVersion {
-            expected: IBC_VERSION.into(),
-            got: channel.version.clone(),
-        });
-    }
-    if let Some(version) = counterparty_version {
-        if version != IBC_VERSION {
-            return Err(ContractError::InvalidCounterpartyVersion {
-                expected: IBC_VERSION.into(),
-                got: version.into(),
-            });
-        }
-    }
+    check_handshake(channel, counterparty_version)?;
     let config = CONFIG.load(deps.storage)?;
     let port = &channel.counterparty_endpoint.port_id;
     if let Some(expected) = config.gateway_port {
@@ -74,14 +58,7 @@ pub fn ibc_channel_connect(
     msg: IbcChannelConnectMsg,
 ) -> Result<IbcBasicResponse, ContractError> {
     check_channel(&deps, msg.channel(), msg.counterparty_version())?;
-    let channel = msg.channel();
-    let info = ChannelInfo {
-        channel_id: channel.endpoint.channel_id.clone(),
-        connection_id: channel.connection_id.clone(),
-        counterparty_port: channel.counterparty_endpoint.port_id.clone(),
-        counterparty_channel: channel.counterparty_endpoint.channel_id.clone(),
-        open: true,
-    };
+    let info = ChannelInfo::connected(msg.channel());
     CHANNEL.save(deps.storage, &info)?;
     Ok(IbcBasicResponse::new()
         .add_attribute("action", "channel_connect")

@@ -14,7 +14,8 @@ use cosmwasm_std::{
 };
 use kumo::gateway::client::*;
 use kumo::gateway::{
-    Ack, ExecuteMsg as GatewayMsg, GatewayPacket, PacketMsg, PacketResult, IBC_VERSION,
+    Ack, ExecuteMsg as GatewayMsg, GatewayPacket, HandshakeError, PacketMsg, PacketResult,
+    IBC_VERSION,
 };
 use kumo::json::as_received;
 
@@ -312,7 +313,7 @@ fn handshake_rejects_ordered_channels_wrong_versions_and_other_ports() {
     }
     assert_eq!(
         ibc_channel_open(c.deps.as_mut(), c.env.clone(), ordered).unwrap_err(),
-        ContractError::OrderedChannel
+        ContractError::Handshake(HandshakeError::OrderedChannel)
     );
     let err = ibc_channel_open(
         c.deps.as_mut(),
@@ -320,7 +321,10 @@ fn handshake_rejects_ordered_channels_wrong_versions_and_other_ports() {
         IbcChannelOpenMsg::new_init(channel(IbcOrder::Unordered, "ics20-1")),
     )
     .unwrap_err();
-    assert!(matches!(err, ContractError::InvalidVersion { .. }));
+    assert!(matches!(
+        err,
+        ContractError::Handshake(HandshakeError::InvalidVersion { .. })
+    ));
     let err = ibc_channel_open(
         c.deps.as_mut(),
         c.env.clone(),
@@ -329,7 +333,7 @@ fn handshake_rejects_ordered_channels_wrong_versions_and_other_ports() {
     .unwrap_err();
     assert!(matches!(
         err,
-        ContractError::InvalidCounterpartyVersion { .. }
+        ContractError::Handshake(HandshakeError::InvalidCounterpartyVersion { .. })
     ));
     // The helpers' counterparty port is not the configured gateway.
     let err = ibc_channel_open(

@@ -7,11 +7,11 @@
 
 use cosmwasm_std::{
     DepsMut, Env, Event, Ibc3ChannelOpenResponse, IbcBasicResponse, IbcChannel, IbcChannelCloseMsg,
-    IbcChannelConnectMsg, IbcChannelOpenMsg, IbcChannelOpenResponse, IbcOrder, IbcPacket,
-    IbcPacketAckMsg, IbcPacketReceiveMsg, IbcPacketTimeoutMsg, IbcReceiveResponse,
-    IbcSourceCallbackMsg, Reply, Response, SubMsg, SubMsgResult, Uint128, WasmMsg,
+    IbcChannelConnectMsg, IbcChannelOpenMsg, IbcChannelOpenResponse, IbcPacket, IbcPacketAckMsg,
+    IbcPacketReceiveMsg, IbcPacketTimeoutMsg, IbcReceiveResponse, IbcSourceCallbackMsg, Reply,
+    Response, SubMsg, SubMsgResult, Uint128, WasmMsg,
 };
-use kumo::gateway::{Ack, ChannelInfo, ExecuteMsg, GatewayPacket, IBC_VERSION};
+use kumo::gateway::{check_handshake, Ack, ChannelInfo, ExecuteMsg, GatewayPacket, IBC_VERSION};
 use kumo::json::{self, FromJson};
 
 use crate::error::ContractError;
@@ -27,23 +27,7 @@ fn check_channel(
     channel: &IbcChannel,
     counterparty_version: Option<&str>,
 ) -> Result<(), ContractError> {
-    if channel.order != IbcOrder::Unordered {
-        return Err(ContractError::OrderedChannel);
-    }
-    if channel.version != IBC_VERSION {
-        return Err(ContractError::InvalidVersion {
-            expected: IBC_VERSION.into(),
-            got: channel.version.clone(),
-        });
-    }
-    if let Some(version) = counterparty_version {
-        if version != IBC_VERSION {
-            return Err(ContractError::InvalidCounterpartyVersion {
-                expected: IBC_VERSION.into(),
-                got: version.into(),
-            });
-        }
-    }
+    check_handshake(channel, counterparty_version)?;
     let config = CONFIG.load(deps.storage)?;
     let port = &channel.counterparty_endpoint.port_id;
     if !config
@@ -76,14 +60,7 @@ pub fn ibc_channel_connect(
     msg: IbcChannelConnectMsg,
 ) -> Result<IbcBasicResponse, ContractError> {
     check_channel(&deps, msg.channel(), msg.counterparty_version())?;
-    let channel = msg.channel();
-    let info = ChannelInfo {
-        channel_id: channel.endpoint.channel_id.clone(),
-        connection_id: channel.connection_id.clone(),
-        counterparty_port: channel.counterparty_endpoint.port_id.clone(),
-        counterparty_channel: channel.counterparty_endpoint.channel_id.clone(),
-        open: true,
-    };
+    let info = ChannelInfo::connected(msg.channel());
     CHANNELS.save(deps.storage, &info.channel_id, &info)?;
     Ok(IbcBasicResponse::new()
         .add_attribute("action", "channel_connect")

@@ -530,7 +530,10 @@ fn handshake_rejects_an_ordered_channel() {
         channel.counterparty_endpoint.port_id = CLIENT_PORT.into();
     }
     let err = ibc_channel_open(chain.deps.as_mut(), chain.env.clone(), msg).unwrap_err();
-    assert_eq!(err, ContractError::OrderedChannel);
+    assert_eq!(
+        err,
+        ContractError::Handshake(HandshakeError::OrderedChannel)
+    );
 }
 
 #[test]
@@ -542,7 +545,10 @@ fn handshake_rejects_a_wrong_version_on_either_end() {
         IbcChannelOpenMsg::new_init(channel(IbcOrder::Unordered, "ics20-1")),
     )
     .unwrap_err();
-    assert!(matches!(err, ContractError::InvalidVersion { .. }));
+    assert!(matches!(
+        err,
+        ContractError::Handshake(HandshakeError::InvalidVersion { .. })
+    ));
     let err = ibc_channel_open(
         chain.deps.as_mut(),
         chain.env.clone(),
@@ -551,7 +557,7 @@ fn handshake_rejects_a_wrong_version_on_either_end() {
     .unwrap_err();
     assert!(matches!(
         err,
-        ContractError::InvalidCounterpartyVersion { .. }
+        ContractError::Handshake(HandshakeError::InvalidCounterpartyVersion { .. })
     ));
     let err = ibc_channel_connect(
         chain.deps.as_mut(),
@@ -561,7 +567,7 @@ fn handshake_rejects_a_wrong_version_on_either_end() {
     .unwrap_err();
     assert!(matches!(
         err,
-        ContractError::InvalidCounterpartyVersion { .. }
+        ContractError::Handshake(HandshakeError::InvalidCounterpartyVersion { .. })
     ));
 }
 

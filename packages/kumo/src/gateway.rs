@@ -3,7 +3,7 @@
 //! a dApp calls on the counterparty chain (`kumo-gateway-client`).
 
 use cosmwasm_schema::{cw_serde, QueryResponses};
-use cosmwasm_std::{Addr, Binary, Coin, HexBinary};
+use cosmwasm_std::{Addr, Binary, Coin, HexBinary, IbcChannel, IbcOrder};
 
 use crate::json;
 
@@ -112,6 +112,58 @@ impl Ack {
 
     pub fn error(message: impl Into<String>) -> Binary {
         json::write(&Ack::Error(message.into()))
+    }
+}
+
+/// Why either contract refuses a channel handshake step, before its own checks.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum HandshakeError {
+    #[error("only unordered channels are accepted")]
+    OrderedChannel,
+
+    #[error("channel version must be {expected}, got {got}")]
+    InvalidVersion { expected: String, got: String },
+
+    #[error("counterparty version must be {expected}, got {got}")]
+    InvalidCounterpartyVersion { expected: String, got: String },
+}
+
+/// The checks both ends make at every handshake step: the channel is unordered and has our
+/// version, and so does the counterparty once its version is known (`OpenTry`, `OpenAck`).
+pub fn check_handshake(
+    channel: &IbcChannel,
+    counterparty_version: Option<&str>,
+) -> Result<(), HandshakeError> {
+    if channel.order != IbcOrder::Unordered {
+        return Err(HandshakeError::OrderedChannel);
+    }
+    if channel.version != IBC_VERSION {
+        return Err(HandshakeError::InvalidVersion {
+            expected: IBC_VERSION.into(),
+            got: channel.version.clone(),
+        });
+    }
+    match counterparty_version {
+        Some(version) if version != IBC_VERSION => {
+            Err(HandshakeError::InvalidCounterpartyVersion {
+                expected: IBC_VERSION.into(),
+                got: version.into(),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+impl ChannelInfo {
+    /// A channel that has just connected, as its end on this chain sees it.
+    pub fn connected(channel: &IbcChannel) -> ChannelInfo {
+        ChannelInfo {
+            channel_id: channel.endpoint.channel_id.clone(),
+            connection_id: channel.connection_id.clone(),
+            counterparty_port: channel.counterparty_endpoint.port_id.clone(),
+            counterparty_channel: channel.counterparty_endpoint.channel_id.clone(),
+            open: true,
+        }
     }
 }
 
