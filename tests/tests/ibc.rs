@@ -37,6 +37,7 @@ fn query<T: DeserializeOwned>(d: &Driver, contract: &str, msg: &impl Serialize) 
 
 struct Kumo {
     d: Driver,
+    admin: Key,
     provider: Key,
     registry: String,
     market: String,
@@ -222,6 +223,7 @@ fn net() -> Net {
     Net {
         kumo: Kumo {
             d: kumo,
+            admin,
             provider,
             registry,
             market,
@@ -449,6 +451,51 @@ fn a_withdrawal_that_times_out_is_credited_back_to_its_account() {
             .unwrap(),
         Uint128::new(10_000_000)
     );
+}
+
+#[test]
+fn a_fund_the_gateway_refuses_comes_back_to_the_dapp() {
+    let mut net = net();
+    // Governance revokes the client: the gateway refuses its credits.
+    let (admin, gateway) = (net.kumo.admin.clone(), net.kumo.gateway.clone());
+    net.kumo.d.exec(
+        &admin,
+        &gateway,
+        &gw::ExecuteMsg::UpdateConfig {
+            owner: None,
+            market: None,
+            escrow: None,
+            transfer_channel: None,
+            allowed: Some(vec![]),
+            refund_timeout: None,
+        },
+        &[],
+    );
+    let (user, dapp_addr) = (net.remote.user.clone(), net.remote.dapp.clone());
+    let before = net.remote.d.app.balance(&dapp_addr, OSMO).unwrap();
+    net.remote.d.exec(
+        &user,
+        &dapp_addr,
+        &dapp::ExecuteMsg::Fund {},
+        &coins(1_000, OSMO),
+    );
+    let relayed = net.relay();
+    // ibc-hooks ran the credit, the gateway refused it: an error ack. The transfer module gave
+    // the coin back to the client, and the client's IBC callback sent it on to the dApp.
+    let ack = relayed.delivered[0].1.clone().unwrap();
+    assert!(ibc::is_error_ack(&ack), "{}", String::from_utf8_lossy(&ack));
+    assert!(net.credits().is_empty());
+    assert_eq!(
+        net.remote.d.app.balance(&dapp_addr, OSMO).unwrap(),
+        before + Uint128::new(1_000)
+    );
+    assert!(net
+        .remote
+        .d
+        .app
+        .balance(&net.remote.client, OSMO)
+        .unwrap()
+        .is_zero());
 }
 
 #[test]

@@ -34,6 +34,9 @@ pub enum ContractError {
 
     #[error("the client receives no packets")]
     NoPacketsExpected,
+
+    #[error("IBC callback for a transfer the client did not send as a fund: {reason}")]
+    UnexpectedCallback { reason: String },
 }
 
 impl ContractError {

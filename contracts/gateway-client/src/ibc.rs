@@ -3,13 +3,18 @@
 //! pending record and, when asked, call the initiator's callback receiver back.
 
 use cosmwasm_std::{
-    Binary, DepsMut, Env, Event, Ibc3ChannelOpenResponse, IbcBasicResponse, IbcChannel,
-    IbcChannelCloseMsg, IbcChannelConnectMsg, IbcChannelOpenMsg, IbcChannelOpenResponse,
-    IbcPacketAckMsg, IbcPacketReceiveMsg, IbcPacketTimeoutMsg, IbcReceiveResponse, SubMsg, WasmMsg,
+    BankMsg, Binary, Coin, DepsMut, Env, Event, HexBinary, Ibc3ChannelOpenResponse,
+    IbcBasicResponse, IbcChannel, IbcChannelCloseMsg, IbcChannelConnectMsg, IbcChannelOpenMsg,
+    IbcChannelOpenResponse, IbcPacketAckMsg, IbcPacketReceiveMsg, IbcPacketTimeoutMsg,
+    IbcReceiveResponse, IbcSourceCallbackMsg, SubMsg, Uint128, WasmMsg,
 };
 use kumo::gateway::client::{Callback, CallbackMsg, CallbackResult};
-use kumo::gateway::{check_handshake, Ack, ChannelInfo, PacketResult, IBC_VERSION};
+use kumo::gateway::{
+    check_handshake, Ack, ChannelInfo, ExecuteMsg as GatewayMsg, PacketResult, IBC_VERSION,
+};
 use kumo::json::{self, FromJson};
+
+use crate::contract::HookMemo;
 
 use crate::error::ContractError;
 use crate::state::{CALLBACK_GAS_LIMIT, CHANNEL, CONFIG, PENDING};
@@ -189,4 +194,87 @@ fn finish(
         );
     }
     Ok(res)
+}
+
+/// ICS-20's packet data (`FungibleTokenPacketData`), as far as the callback reads it.
+struct TokenPacket {
+    amount: String,
+    denom: String,
+    memo: String,
+    sender: String,
+}
+
+kumo::json_struct!(TokenPacket {
+    amount,
+    denom,
+    memo: default,
+    sender
+});
+
+/// The IBC callbacks middleware (ADR-8) reports how a `Fund` transfer ended. Delivered: the
+/// gateway credited it. An error acknowledgement (the gateway refused the credit: a revoked
+/// client, a closed channel) or a timeout: the transfer module has given the coin back to the
+/// client, which sends it on to whoever funded (the credit's sender in the memo). Only the
+/// client's own transfers on its transfer channel are accepted.
+pub fn ibc_source_callback(
+    deps: DepsMut,
+    env: Env,
+    msg: IbcSourceCallbackMsg,
+) -> Result<IbcBasicResponse, ContractError> {
+    let (packet, reason) = match msg {
+        IbcSourceCallbackMsg::Acknowledgement(a) => {
+            match Ack::parse(a.acknowledgement.data.as_slice()) {
+                Ok(Ack::Error(error)) => (a.original_packet, error),
+                _ => {
+                    return Ok(IbcBasicResponse::new()
+                        .add_attribute("action", "fund_callback")
+                        .add_attribute("outcome", "delivered"))
+                }
+            }
+        }
+        IbcSourceCallbackMsg::Timeout(t) => (t.packet, "timeout".to_string()),
+    };
+    let unexpected = |reason: &str| ContractError::UnexpectedCallback {
+        reason: reason.into(),
+    };
+    let config = CONFIG.load(deps.storage)?;
+    if packet.src.port_id != "transfer" || packet.src.channel_id != config.transfer_channel {
+        return Err(unexpected("not on the client's transfer channel"));
+    }
+    let data = TokenPacket::parse(packet.data.as_slice())
+        .map_err(|_| unexpected("not ICS-20 packet data"))?;
+    if data.sender != env.contract.address.as_str() {
+        return Err(unexpected("the client did not send it"));
+    }
+    let funder = match HookMemo::parse(data.memo.as_bytes()).map(|m| m.wasm.msg) {
+        Ok(GatewayMsg::Credit { sender, .. }) => sender,
+        _ => return Err(unexpected("the memo names no credit")),
+    };
+    let amount = Uint128::from_json(json::Json::Str(data.amount))
+        .map_err(|_| unexpected("the amount is not a number"))?;
+    // The coin's local denom: a voucher is `ibc/` and the SHA-256 of its trace.
+    let denom = if data.denom.contains('/') {
+        let hash = <sha2::Sha256 as sha2::Digest>::digest(data.denom.as_bytes());
+        [
+            "ibc/",
+            &json::text(&HexBinary::from(hash.as_slice())).to_ascii_uppercase(),
+        ]
+        .concat()
+    } else {
+        data.denom
+    };
+    let coin = Coin::new(amount, denom);
+    Ok(IbcBasicResponse::new()
+        .add_message(BankMsg::Send {
+            to_address: funder.clone(),
+            amount: vec![coin.clone()],
+        })
+        .add_attribute("action", "fund_callback")
+        .add_attribute("outcome", "returned")
+        .add_event(
+            Event::new("gateway_client_fund_returned")
+                .add_attribute("funder", funder)
+                .add_attribute("amount", coin.to_string())
+                .add_attribute("reason", reason),
+        ))
 }
