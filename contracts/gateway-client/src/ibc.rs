@@ -3,14 +3,15 @@
 //! pending record and, when asked, call the initiator's callback receiver back.
 
 use cosmwasm_std::{
-    BankMsg, Binary, Coin, DepsMut, Env, Event, HexBinary, Ibc3ChannelOpenResponse,
-    IbcBasicResponse, IbcChannel, IbcChannelCloseMsg, IbcChannelConnectMsg, IbcChannelOpenMsg,
-    IbcChannelOpenResponse, IbcPacketAckMsg, IbcPacketReceiveMsg, IbcPacketTimeoutMsg,
-    IbcReceiveResponse, IbcSourceCallbackMsg, SubMsg, Uint128, WasmMsg,
+    BankMsg, Binary, DepsMut, Env, Event, Ibc3ChannelOpenResponse, IbcBasicResponse, IbcChannel,
+    IbcChannelCloseMsg, IbcChannelConnectMsg, IbcChannelOpenMsg, IbcChannelOpenResponse,
+    IbcPacketAckMsg, IbcPacketReceiveMsg, IbcPacketTimeoutMsg, IbcReceiveResponse,
+    IbcSourceCallbackMsg, SubMsg, WasmMsg,
 };
 use kumo::gateway::client::{Callback, CallbackMsg, CallbackResult};
 use kumo::gateway::{
-    check_handshake, Ack, ChannelInfo, ExecuteMsg as GatewayMsg, PacketResult, IBC_VERSION,
+    check_handshake, own_transfer, returned_transfer, Ack, ChannelInfo, ExecuteMsg as GatewayMsg,
+    PacketResult, IBC_VERSION,
 };
 use kumo::json::{self, FromJson};
 
@@ -196,21 +197,6 @@ fn finish(
     Ok(res)
 }
 
-/// ICS-20's packet data (`FungibleTokenPacketData`), as far as the callback reads it.
-struct TokenPacket {
-    amount: String,
-    denom: String,
-    memo: String,
-    sender: String,
-}
-
-kumo::json_struct!(TokenPacket {
-    amount,
-    denom,
-    memo: default,
-    sender
-});
-
 /// The IBC callbacks middleware (ADR-8) reports how a `Fund` transfer ended. Delivered: the
 /// gateway credited it. An error acknowledgement (the gateway refused the credit: a revoked
 /// client, a closed channel) or a timeout: the transfer module has given the coin back to the
@@ -221,49 +207,21 @@ pub fn ibc_source_callback(
     env: Env,
     msg: IbcSourceCallbackMsg,
 ) -> Result<IbcBasicResponse, ContractError> {
-    let (packet, reason) = match msg {
-        IbcSourceCallbackMsg::Acknowledgement(a) => {
-            match Ack::parse(a.acknowledgement.data.as_slice()) {
-                Ok(Ack::Error(error)) => (a.original_packet, error),
-                _ => {
-                    return Ok(IbcBasicResponse::new()
-                        .add_attribute("action", "fund_callback")
-                        .add_attribute("outcome", "delivered"))
-                }
-            }
-        }
-        IbcSourceCallbackMsg::Timeout(t) => (t.packet, "timeout".to_string()),
+    let Some((packet, reason)) = returned_transfer(msg) else {
+        return Ok(IbcBasicResponse::new()
+            .add_attribute("action", "fund_callback")
+            .add_attribute("outcome", "delivered"));
     };
     let unexpected = |reason: &str| ContractError::UnexpectedCallback {
         reason: reason.into(),
     };
     let config = CONFIG.load(deps.storage)?;
-    if packet.src.port_id != "transfer" || packet.src.channel_id != config.transfer_channel {
-        return Err(unexpected("not on the client's transfer channel"));
-    }
-    let data = TokenPacket::parse(packet.data.as_slice())
-        .map_err(|_| unexpected("not ICS-20 packet data"))?;
-    if data.sender != env.contract.address.as_str() {
-        return Err(unexpected("the client did not send it"));
-    }
+    let (data, coin) = own_transfer(&packet, &config.transfer_channel, &env.contract.address)
+        .map_err(unexpected)?;
     let funder = match HookMemo::parse(data.memo.as_bytes()).map(|m| m.wasm.msg) {
         Ok(GatewayMsg::Credit { sender, .. }) => sender,
         _ => return Err(unexpected("the memo names no credit")),
     };
-    let amount = Uint128::from_json(json::Json::Str(data.amount))
-        .map_err(|_| unexpected("the amount is not a number"))?;
-    // The coin's local denom: a voucher is `ibc/` and the SHA-256 of its trace.
-    let denom = if data.denom.contains('/') {
-        let hash = <sha2::Sha256 as sha2::Digest>::digest(data.denom.as_bytes());
-        [
-            "ibc/",
-            &json::text(&HexBinary::from(hash.as_slice())).to_ascii_uppercase(),
-        ]
-        .concat()
-    } else {
-        data.denom
-    };
-    let coin = Coin::new(amount, denom);
     Ok(IbcBasicResponse::new()
         .add_message(BankMsg::Send {
             to_address: funder.clone(),
