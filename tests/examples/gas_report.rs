@@ -8,7 +8,7 @@ use kumo::registry::{self, ProviderInfo};
 use kumo::{escrow, governance, staking, Attribute, Denom, DeploymentId, GroupSpec};
 use kumo_chain::{tx, Key};
 use kumo_devnet::TxResult;
-use kumo_tests::devnet::{address, attr, key, Driver, BATCH};
+use kumo_tests::devnet::{address, attr, deploy_core, key, Driver, BATCH};
 
 const DENOM: &str = "ukumo";
 const CHAIN: &str = "kumo-gas";
@@ -48,55 +48,25 @@ fn new_deployment(n: usize, auction: Option<u64>) -> market::ExecuteMsg {
 
 fn deploy(d: &mut Driver, admin: &Key) -> Suite {
     let me = address(admin);
-    let code_ids: Vec<u64> = ["registry", "escrow", "market", "staking", "governance"]
-        .iter()
-        .map(|name| d.store(admin, name))
-        .collect();
-    let registry = d.instantiate(
+    let core = deploy_core(
+        d,
         admin,
-        code_ids[0],
-        &registry::InstantiateMsg {
-            owner: me.clone(),
-            market: None,
-            limits: None,
-        },
-        "registry",
+        vec![escrow::DenomConfig {
+            denom: Denom::Native(DENOM.into()),
+            min_deposit: Uint128::new(5_000_000),
+            take_rate: Decimal::percent(2),
+        }],
+        vec![kumo::Asset {
+            denom: Denom::Native(DENOM.into()),
+            amount: Uint128::new(500_000),
+        }],
     );
-    let escrow = d.instantiate(
-        admin,
-        code_ids[1],
-        &escrow::InstantiateMsg {
-            owner: me.clone(),
-            market: None,
-            treasury: me.clone(),
-            guardian: None,
-            params: None,
-            denoms: vec![escrow::DenomConfig {
-                denom: Denom::Native(DENOM.into()),
-                min_deposit: Uint128::new(5_000_000),
-                take_rate: Decimal::percent(2),
-            }],
-        },
-        "escrow",
-    );
-    let market = d.instantiate(
-        admin,
-        code_ids[2],
-        &market::InstantiateMsg {
-            owner: me.clone(),
-            registry: registry.clone(),
-            escrow: escrow.clone(),
-            staking: None,
-            guardian: None,
-            params: Some(market::MarketParams {
-                bid_min_deposits: vec![kumo::Asset {
-                    denom: Denom::Native(DENOM.into()),
-                    amount: Uint128::new(500_000),
-                }],
-                ..market::MarketParams::default()
-            }),
-        },
-        "market",
+    let (registry, escrow, market) = (core.registry, core.escrow, core.market);
+    let mut code_ids = core.code_ids;
+    code_ids.extend(
+        ["staking", "governance"]
+            .iter()
+            .map(|name| d.store(admin, name)),
     );
     let staking = d.instantiate(
         admin,
@@ -130,28 +100,6 @@ fn deploy(d: &mut Driver, admin: &Key) -> Suite {
             },
         },
         "governance",
-    );
-    d.exec(
-        admin,
-        &registry,
-        &registry::ExecuteMsg::UpdateConfig {
-            owner: None,
-            market: Some(market.clone()),
-            limits: None,
-        },
-        &[],
-    );
-    d.exec(
-        admin,
-        &escrow,
-        &escrow::ExecuteMsg::UpdateConfig {
-            owner: None,
-            market: Some(market.clone()),
-            treasury: None,
-            guardian: None,
-            params: None,
-        },
-        &[],
     );
     d.exec(
         admin,

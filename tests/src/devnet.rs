@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use cosmwasm_std::Coin;
+use kumo::{escrow, market, registry};
 use kumo_chain::tx::{self, Fee, SignerData};
 use kumo_chain::{Any, Key};
 use kumo_devnet::{App, Config, TxResult};
@@ -189,6 +190,98 @@ impl Driver {
 
     pub fn advance(&mut self, secs: u64) {
         self.app.clock_offset_secs += secs;
+    }
+}
+
+/// A devnet's registry, escrow and market, wired to each other.
+pub struct Core {
+    /// Their code ids: registry, escrow, market.
+    pub code_ids: Vec<u64>,
+    pub registry: String,
+    pub escrow: String,
+    pub market: String,
+}
+
+/// Stores and instantiates the registry, escrow (taking `denoms`) and market (asking
+/// `bid_min_deposits` of bids) from the artifacts, owned by `admin`, and points the registry
+/// and the escrow at the market: what most devnet scenarios start from.
+pub fn deploy_core(
+    d: &mut Driver,
+    admin: &Key,
+    denoms: Vec<escrow::DenomConfig>,
+    bid_min_deposits: Vec<kumo::Asset>,
+) -> Core {
+    let me = d.addr(admin);
+    let code_ids: Vec<u64> = ["registry", "escrow", "market"]
+        .iter()
+        .map(|name| d.store(admin, name))
+        .collect();
+    let registry = d.instantiate(
+        admin,
+        code_ids[0],
+        &registry::InstantiateMsg {
+            owner: me.clone(),
+            market: None,
+            limits: None,
+        },
+        "registry",
+    );
+    let escrow = d.instantiate(
+        admin,
+        code_ids[1],
+        &escrow::InstantiateMsg {
+            owner: me.clone(),
+            market: None,
+            treasury: me.clone(),
+            guardian: None,
+            params: None,
+            denoms,
+        },
+        "escrow",
+    );
+    let market = d.instantiate(
+        admin,
+        code_ids[2],
+        &market::InstantiateMsg {
+            owner: me,
+            registry: registry.clone(),
+            escrow: escrow.clone(),
+            staking: None,
+            guardian: None,
+            params: Some(market::MarketParams {
+                bid_min_deposits,
+                ..market::MarketParams::default()
+            }),
+        },
+        "market",
+    );
+    d.exec(
+        admin,
+        &registry,
+        &registry::ExecuteMsg::UpdateConfig {
+            owner: None,
+            market: Some(market.clone()),
+            limits: None,
+        },
+        &[],
+    );
+    d.exec(
+        admin,
+        &escrow,
+        &escrow::ExecuteMsg::UpdateConfig {
+            owner: None,
+            market: Some(market.clone()),
+            treasury: None,
+            guardian: None,
+            params: None,
+        },
+        &[],
+    );
+    Core {
+        code_ids,
+        registry,
+        escrow,
+        market,
     }
 }
 

@@ -19,7 +19,7 @@ use kumo::{escrow, Attribute, Denom};
 use kumo_chain::Key;
 use kumo_devnet::ibc::{self, ChannelPath, CONNECTION, ICS20_VERSION, TRANSFER_PORT};
 use kumo_gateway_example as dapp;
-use kumo_tests::devnet::{key, Driver};
+use kumo_tests::devnet::{deploy_core, key, Driver};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -37,6 +37,7 @@ fn query<T: DeserializeOwned>(d: &Driver, contract: &str, msg: &impl Serialize) 
 
 struct Kumo {
     d: Driver,
+    admin: Key,
     provider: Key,
     registry: String,
     market: String,
@@ -176,86 +177,28 @@ fn net() -> Net {
     );
 
     // The Kumo chain: registry, escrow (taking the uosmo voucher), market, gateway.
-    let me = kumo.addr(&admin);
-    let ids: Vec<u64> = ["registry", "escrow", "market", "gateway"]
-        .iter()
-        .map(|name| kumo.store(&admin, name))
-        .collect();
-    let registry = kumo.instantiate(
+    let core = deploy_core(
+        &mut kumo,
         &admin,
-        ids[0],
-        &registry::InstantiateMsg {
-            owner: me.clone(),
-            market: None,
-            limits: None,
-        },
-        "registry",
+        vec![escrow::DenomConfig {
+            denom: Denom::Native(voucher.clone()),
+            min_deposit: Uint128::new(1_000_000),
+            take_rate: Decimal::percent(2),
+        }],
+        vec![kumo::Asset {
+            denom: Denom::Native(KUMO.into()),
+            amount: Uint128::new(500_000),
+        }],
     );
-    let escrow = kumo.instantiate(
-        &admin,
-        ids[1],
-        &escrow::InstantiateMsg {
-            owner: me.clone(),
-            market: None,
-            treasury: me.clone(),
-            guardian: None,
-            params: None,
-            denoms: vec![escrow::DenomConfig {
-                denom: Denom::Native(voucher.clone()),
-                min_deposit: Uint128::new(1_000_000),
-                take_rate: Decimal::percent(2),
-            }],
-        },
-        "escrow",
-    );
-    let market = kumo.instantiate(
-        &admin,
-        ids[2],
-        &market::InstantiateMsg {
-            owner: me.clone(),
-            registry: registry.clone(),
-            escrow: escrow.clone(),
-            staking: None,
-            guardian: None,
-            params: Some(market::MarketParams {
-                bid_min_deposits: vec![kumo::Asset {
-                    denom: Denom::Native(KUMO.into()),
-                    amount: Uint128::new(500_000),
-                }],
-                ..market::MarketParams::default()
-            }),
-        },
-        "market",
-    );
-    kumo.exec(
-        &admin,
-        &registry,
-        &registry::ExecuteMsg::UpdateConfig {
-            owner: None,
-            market: Some(market.clone()),
-            limits: None,
-        },
-        &[],
-    );
-    kumo.exec(
-        &admin,
-        &escrow,
-        &escrow::ExecuteMsg::UpdateConfig {
-            owner: None,
-            market: Some(market.clone()),
-            treasury: None,
-            guardian: None,
-            params: None,
-        },
-        &[],
-    );
+    let (registry, market) = (core.registry, core.market);
+    let gateway_code = kumo.store(&admin, "gateway");
     let gateway = kumo.instantiate(
         &admin,
-        ids[3],
+        gateway_code,
         &gw::InstantiateMsg {
-            owner: me,
+            owner: kumo.addr(&admin),
             market: market.clone(),
-            escrow,
+            escrow: core.escrow,
             transfer_channel: transfer.a_channel.clone(),
             allowed: vec![gw::AllowedCounterparty {
                 connection_id: CONNECTION.into(),
@@ -280,6 +223,7 @@ fn net() -> Net {
     Net {
         kumo: Kumo {
             d: kumo,
+            admin,
             provider,
             registry,
             market,
@@ -507,6 +451,51 @@ fn a_withdrawal_that_times_out_is_credited_back_to_its_account() {
             .unwrap(),
         Uint128::new(10_000_000)
     );
+}
+
+#[test]
+fn a_fund_the_gateway_refuses_comes_back_to_the_dapp() {
+    let mut net = net();
+    // Governance revokes the client: the gateway refuses its credits.
+    let (admin, gateway) = (net.kumo.admin.clone(), net.kumo.gateway.clone());
+    net.kumo.d.exec(
+        &admin,
+        &gateway,
+        &gw::ExecuteMsg::UpdateConfig {
+            owner: None,
+            market: None,
+            escrow: None,
+            transfer_channel: None,
+            allowed: Some(vec![]),
+            refund_timeout: None,
+        },
+        &[],
+    );
+    let (user, dapp_addr) = (net.remote.user.clone(), net.remote.dapp.clone());
+    let before = net.remote.d.app.balance(&dapp_addr, OSMO).unwrap();
+    net.remote.d.exec(
+        &user,
+        &dapp_addr,
+        &dapp::ExecuteMsg::Fund {},
+        &coins(1_000, OSMO),
+    );
+    let relayed = net.relay();
+    // ibc-hooks ran the credit, the gateway refused it: an error ack. The transfer module gave
+    // the coin back to the client, and the client's IBC callback sent it on to the dApp.
+    let ack = relayed.delivered[0].1.clone().unwrap();
+    assert!(ibc::is_error_ack(&ack), "{}", String::from_utf8_lossy(&ack));
+    assert!(net.credits().is_empty());
+    assert_eq!(
+        net.remote.d.app.balance(&dapp_addr, OSMO).unwrap(),
+        before + Uint128::new(1_000)
+    );
+    assert!(net
+        .remote
+        .d
+        .app
+        .balance(&net.remote.client, OSMO)
+        .unwrap()
+        .is_zero());
 }
 
 #[test]

@@ -34,13 +34,25 @@ kumo::exports! {
     ibc_packet_receive: crate::ibc::ibc_packet_receive,
     ibc_packet_ack: crate::ibc::ibc_packet_ack,
     ibc_packet_timeout: crate::ibc::ibc_packet_timeout,
+    ibc_source_callback: crate::ibc::ibc_source_callback,
 }
 
-/// The ibc-hooks memo: `{"wasm":{"contract":..,"msg":..}}`.
+/// The memo of `Fund`'s transfer: `{"wasm":{"contract":..,"msg":..}}` for ibc-hooks on the
+/// Kumo chain, and `{"src_callback":{"address":<client>}}` for the IBC callbacks middleware
+/// (ADR-8) here: a transfer that fails or times out comes back to the client, which sends it on
+/// to the credit's sender (`ibc::ibc_source_callback`).
 #[cosmwasm_schema::cw_serde]
 pub struct HookMemo {
     pub wasm: HookCall,
+    pub src_callback: Option<SrcCallback>,
 }
+
+#[cosmwasm_schema::cw_serde]
+pub struct SrcCallback {
+    pub address: String,
+}
+
+kumo::json_struct!(SrcCallback { address });
 
 #[cosmwasm_schema::cw_serde]
 pub struct HookCall {
@@ -48,7 +60,7 @@ pub struct HookCall {
     pub msg: GatewayMsg,
 }
 
-kumo::json_struct!(HookMemo { wasm });
+kumo::json_struct!(HookMemo { wasm, src_callback });
 kumo::json_struct!(HookCall { contract, msg });
 
 pub fn instantiate(
@@ -230,6 +242,9 @@ fn fund(
                 sender: info.sender.to_string(),
             },
         },
+        src_callback: Some(SrcCallback {
+            address: env.contract.address.to_string(),
+        }),
     };
     Ok(Response::new()
         .add_message(IbcMsg::Transfer {

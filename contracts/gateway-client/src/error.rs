@@ -16,14 +16,9 @@ pub enum ContractError {
     #[error("invalid parameters: {reason}")]
     InvalidParams { reason: String },
 
-    #[error("only unordered channels are accepted")]
-    OrderedChannel,
-
-    #[error("channel version must be {expected}, got {got}")]
-    InvalidVersion { expected: String, got: String },
-
-    #[error("counterparty version must be {expected}, got {got}")]
-    InvalidCounterpartyVersion { expected: String, got: String },
+    /// Unordered, `kumo-gateway-1` on both ends.
+    #[error(transparent)]
+    Handshake(#[from] kumo::gateway::HandshakeError),
 
     #[error("counterparty port {got} is not the gateway's {expected}")]
     WrongGatewayPort { expected: String, got: String },
@@ -39,6 +34,9 @@ pub enum ContractError {
 
     #[error("the client receives no packets")]
     NoPacketsExpected,
+
+    #[error("IBC callback for a transfer the client did not send as a fund: {reason}")]
+    UnexpectedCallback { reason: String },
 }
 
 impl ContractError {

@@ -3,13 +3,19 @@
 //! pending record and, when asked, call the initiator's callback receiver back.
 
 use cosmwasm_std::{
-    Binary, DepsMut, Env, Event, Ibc3ChannelOpenResponse, IbcBasicResponse, IbcChannel,
-    IbcChannelCloseMsg, IbcChannelConnectMsg, IbcChannelOpenMsg, IbcChannelOpenResponse, IbcOrder,
-    IbcPacketAckMsg, IbcPacketReceiveMsg, IbcPacketTimeoutMsg, IbcReceiveResponse, SubMsg, WasmMsg,
+    BankMsg, Binary, DepsMut, Env, Event, Ibc3ChannelOpenResponse, IbcBasicResponse, IbcChannel,
+    IbcChannelCloseMsg, IbcChannelConnectMsg, IbcChannelOpenMsg, IbcChannelOpenResponse,
+    IbcPacketAckMsg, IbcPacketReceiveMsg, IbcPacketTimeoutMsg, IbcReceiveResponse,
+    IbcSourceCallbackMsg, SubMsg, WasmMsg,
 };
 use kumo::gateway::client::{Callback, CallbackMsg, CallbackResult};
-use kumo::gateway::{Ack, ChannelInfo, PacketResult, IBC_VERSION};
+use kumo::gateway::{
+    check_handshake, own_transfer, returned_transfer, Ack, ChannelInfo, ExecuteMsg as GatewayMsg,
+    PacketResult, IBC_VERSION,
+};
 use kumo::json::{self, FromJson};
+
+use crate::contract::HookMemo;
 
 use crate::error::ContractError;
 use crate::state::{CALLBACK_GAS_LIMIT, CHANNEL, CONFIG, PENDING};
@@ -22,23 +28,7 @@ fn check_channel(
     channel: &IbcChannel,
     counterparty_version: Option<&str>,
 ) -> Result<(), ContractError> {
-    if channel.order != IbcOrder::Unordered {
-        return Err(ContractError::OrderedChannel);
-    }
-    if channel.version != IBC_VERSION {
-        return Err(ContractError::InvalidVersion {
-            expected: IBC_VERSION.into(),
-            got: channel.version.clone(),
-        });
-    }
-    if let Some(version) = counterparty_version {
-        if version != IBC_VERSION {
-            return Err(ContractError::InvalidCounterpartyVersion {
-                expected: IBC_VERSION.into(),
-                got: version.into(),
-            });
-        }
-    }
+    check_handshake(channel, counterparty_version)?;
     let config = CONFIG.load(deps.storage)?;
     let port = &channel.counterparty_endpoint.port_id;
     if let Some(expected) = config.gateway_port {
@@ -74,14 +64,7 @@ pub fn ibc_channel_connect(
     msg: IbcChannelConnectMsg,
 ) -> Result<IbcBasicResponse, ContractError> {
     check_channel(&deps, msg.channel(), msg.counterparty_version())?;
-    let channel = msg.channel();
-    let info = ChannelInfo {
-        channel_id: channel.endpoint.channel_id.clone(),
-        connection_id: channel.connection_id.clone(),
-        counterparty_port: channel.counterparty_endpoint.port_id.clone(),
-        counterparty_channel: channel.counterparty_endpoint.channel_id.clone(),
-        open: true,
-    };
+    let info = ChannelInfo::connected(msg.channel());
     CHANNEL.save(deps.storage, &info)?;
     Ok(IbcBasicResponse::new()
         .add_attribute("action", "channel_connect")
@@ -212,4 +195,44 @@ fn finish(
         );
     }
     Ok(res)
+}
+
+/// The IBC callbacks middleware (ADR-8) reports how a `Fund` transfer ended. Delivered: the
+/// gateway credited it. An error acknowledgement (the gateway refused the credit: a revoked
+/// client, a closed channel) or a timeout: the transfer module has given the coin back to the
+/// client, which sends it on to whoever funded (the credit's sender in the memo). Only the
+/// client's own transfers on its transfer channel are accepted.
+pub fn ibc_source_callback(
+    deps: DepsMut,
+    env: Env,
+    msg: IbcSourceCallbackMsg,
+) -> Result<IbcBasicResponse, ContractError> {
+    let Some((packet, reason)) = returned_transfer(msg) else {
+        return Ok(IbcBasicResponse::new()
+            .add_attribute("action", "fund_callback")
+            .add_attribute("outcome", "delivered"));
+    };
+    let unexpected = |reason: &str| ContractError::UnexpectedCallback {
+        reason: reason.into(),
+    };
+    let config = CONFIG.load(deps.storage)?;
+    let (data, coin) = own_transfer(&packet, &config.transfer_channel, &env.contract.address)
+        .map_err(unexpected)?;
+    let funder = match HookMemo::parse(data.memo.as_bytes()).map(|m| m.wasm.msg) {
+        Ok(GatewayMsg::Credit { sender, .. }) => sender,
+        _ => return Err(unexpected("the memo names no credit")),
+    };
+    Ok(IbcBasicResponse::new()
+        .add_message(BankMsg::Send {
+            to_address: funder.clone(),
+            amount: vec![coin.clone()],
+        })
+        .add_attribute("action", "fund_callback")
+        .add_attribute("outcome", "returned")
+        .add_event(
+            Event::new("gateway_client_fund_returned")
+                .add_attribute("funder", funder)
+                .add_attribute("amount", coin.to_string())
+                .add_attribute("reason", reason),
+        ))
 }

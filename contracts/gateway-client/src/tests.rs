@@ -14,7 +14,8 @@ use cosmwasm_std::{
 };
 use kumo::gateway::client::*;
 use kumo::gateway::{
-    Ack, ExecuteMsg as GatewayMsg, GatewayPacket, PacketMsg, PacketResult, IBC_VERSION,
+    Ack, ExecuteMsg as GatewayMsg, GatewayPacket, HandshakeError, PacketMsg, PacketResult,
+    IBC_VERSION,
 };
 use kumo::json::as_received;
 
@@ -312,7 +313,7 @@ fn handshake_rejects_ordered_channels_wrong_versions_and_other_ports() {
     }
     assert_eq!(
         ibc_channel_open(c.deps.as_mut(), c.env.clone(), ordered).unwrap_err(),
-        ContractError::OrderedChannel
+        ContractError::Handshake(HandshakeError::OrderedChannel)
     );
     let err = ibc_channel_open(
         c.deps.as_mut(),
@@ -320,7 +321,10 @@ fn handshake_rejects_ordered_channels_wrong_versions_and_other_ports() {
         IbcChannelOpenMsg::new_init(channel(IbcOrder::Unordered, "ics20-1")),
     )
     .unwrap_err();
-    assert!(matches!(err, ContractError::InvalidVersion { .. }));
+    assert!(matches!(
+        err,
+        ContractError::Handshake(HandshakeError::InvalidVersion { .. })
+    ));
     let err = ibc_channel_open(
         c.deps.as_mut(),
         c.env.clone(),
@@ -329,7 +333,7 @@ fn handshake_rejects_ordered_channels_wrong_versions_and_other_ports() {
     .unwrap_err();
     assert!(matches!(
         err,
-        ContractError::InvalidCounterpartyVersion { .. }
+        ContractError::Handshake(HandshakeError::InvalidCounterpartyVersion { .. })
     ));
     // The helpers' counterparty port is not the configured gateway.
     let err = ibc_channel_open(
@@ -572,4 +576,105 @@ fn fund_sends_one_coin_to_the_gateway_with_the_credit_hook_memo() {
         )
         .unwrap_err();
     assert!(matches!(err, ContractError::Payment(_)));
+}
+
+/// The ICS-20 packet of a `Fund` transfer, as the transfer module sends it.
+fn fund_packet(c: &mut Client, funder: &cosmwasm_std::Addr) -> cosmwasm_std::IbcPacket {
+    let res = c
+        .exec(
+            funder,
+            &coins(1_000, "uosmo"),
+            ExecuteMsg::Fund {
+                timeout_seconds: None,
+            },
+        )
+        .unwrap();
+    let CosmosMsg::Ibc(IbcMsg::Transfer {
+        to_address,
+        amount,
+        memo,
+        timeout,
+        ..
+    }) = &res.messages[0].msg
+    else {
+        panic!("{:?}", res.messages)
+    };
+    let memo: HookMemo = from_json(memo.as_ref().unwrap().as_bytes()).unwrap();
+    assert_eq!(
+        memo.src_callback.as_ref().unwrap().address,
+        c.env.contract.address.as_str()
+    );
+    let data = serde_json::json!({
+        "amount": amount.amount.to_string(),
+        "denom": amount.denom,
+        "memo": serde_json::to_string(&memo).unwrap(),
+        "receiver": to_address,
+        "sender": c.env.contract.address.as_str(),
+    });
+    cosmwasm_std::IbcPacket::new(
+        serde_json::to_vec(&data).unwrap(),
+        cosmwasm_std::IbcEndpoint {
+            port_id: "transfer".into(),
+            channel_id: TRANSFER.into(),
+        },
+        cosmwasm_std::IbcEndpoint {
+            port_id: "transfer".into(),
+            channel_id: "channel-9".into(),
+        },
+        2,
+        timeout.clone(),
+    )
+}
+
+#[test]
+fn a_fund_that_comes_back_goes_on_to_its_funder() {
+    use cosmwasm_std::{BankMsg, IbcAckCallbackMsg, IbcSourceCallbackMsg, IbcTimeoutCallbackMsg};
+    let mut c = Client::connected();
+    let dapp = c.dapp.clone();
+    let packet = fund_packet(&mut c, &dapp);
+    let relayer = Addr::unchecked("relayer");
+    let ack = |data: &[u8]| {
+        IbcSourceCallbackMsg::Acknowledgement(IbcAckCallbackMsg::new(
+            IbcAcknowledgement::new(data),
+            packet.clone(),
+            relayer.clone(),
+        ))
+    };
+    // Delivered: the gateway credited it; nothing to do.
+    let res = crate::ibc::ibc_source_callback(
+        c.deps.as_mut(),
+        c.env.clone(),
+        ack(br#"{"result":"AQ=="}"#),
+    )
+    .unwrap();
+    assert!(res.messages.is_empty());
+    // Refused (a revoked client, say) or timed out: the coin goes back to the dApp.
+    let refused = ack(br#"{"error":"counterparty port is not allowed"}"#);
+    let timed_out =
+        IbcSourceCallbackMsg::Timeout(IbcTimeoutCallbackMsg::new(packet.clone(), relayer.clone()));
+    for outcome in [refused, timed_out] {
+        let res = crate::ibc::ibc_source_callback(c.deps.as_mut(), c.env.clone(), outcome).unwrap();
+        assert_eq!(
+            res.messages[0].msg,
+            CosmosMsg::Bank(BankMsg::Send {
+                to_address: dapp.to_string(),
+                amount: coins(1_000, "uosmo"),
+            })
+        );
+    }
+    // A packet the client did not send, or on another channel, is refused.
+    let mut other = packet.clone();
+    other.src.channel_id = "channel-5".into();
+    let mut data: serde_json::Value = serde_json::from_slice(&packet.data).unwrap();
+    data["sender"] = "osmo1someoneelse".into();
+    let mut forged = packet.clone();
+    forged.data = serde_json::to_vec(&data).unwrap().into();
+    for p in [other, forged] {
+        let msg = IbcSourceCallbackMsg::Timeout(IbcTimeoutCallbackMsg::new(p, relayer.clone()));
+        let err = crate::ibc::ibc_source_callback(c.deps.as_mut(), c.env.clone(), msg).unwrap_err();
+        assert!(
+            matches!(err, ContractError::UnexpectedCallback { .. }),
+            "{err}"
+        );
+    }
 }

@@ -18,14 +18,9 @@ pub enum ContractError {
     InvalidParams { reason: String },
 
     // ---- handshake ----
-    #[error("only unordered channels are accepted")]
-    OrderedChannel,
-
-    #[error("channel version must be {expected}, got {got}")]
-    InvalidVersion { expected: String, got: String },
-
-    #[error("counterparty version must be {expected}, got {got}")]
-    InvalidCounterpartyVersion { expected: String, got: String },
+    /// Unordered, `kumo-gateway-1` on both ends.
+    #[error(transparent)]
+    Handshake(#[from] kumo::gateway::HandshakeError),
 
     #[error("counterparty port {port} on connection {connection} is not allowed")]
     CounterpartyNotAllowed { connection: String, port: String },

@@ -406,26 +406,31 @@ pub fn process(
             let record = owned(deps.storage, &acct, dseq)?;
             DEPLOYMENTS.remove(deps.storage, dseq);
             OWNER_DEPLOYMENTS.remove(deps.storage, (&acct, dseq));
-            // The escrow refunds its depositor, the gateway; what arrives during the close is
-            // this deployment's refund and goes to its owner (`Refund`, run after the close).
-            let before = query_balance(&deps.querier, gateway.as_str(), &record.denom)?;
-            res = res
-                .add_message(market_msg(
-                    &config,
-                    &MarketMsg::CloseDeployment { dseq },
-                    vec![],
-                ))
-                .add_message(WasmMsg::Execute {
-                    contract_addr: gateway.to_string(),
-                    msg: json::write(&ExecuteMsg::Refund {
-                        channel: channel.into(),
-                        sender: sender.into(),
-                        dseq,
-                        denom: record.denom,
-                        before,
-                    }),
-                    funds: vec![],
-                });
+            // The market may have closed it already by itself (its escrow account ran dry, and
+            // there is nothing to refund): the record goes, and that is all.
+            let key = kumo::market::deployment_key(&gateway, dseq);
+            if kumo::entry::raw_query(&deps.querier, config.market.clone(), &key)?.is_some() {
+                // The escrow refunds its depositor, the gateway; what arrives during the close
+                // is this deployment's refund and goes to its owner (`Refund`, after the close).
+                let before = query_balance(&deps.querier, gateway.as_str(), &record.denom)?;
+                res = res
+                    .add_message(market_msg(
+                        &config,
+                        &MarketMsg::CloseDeployment { dseq },
+                        vec![],
+                    ))
+                    .add_message(WasmMsg::Execute {
+                        contract_addr: gateway.to_string(),
+                        msg: json::write(&ExecuteMsg::Refund {
+                            channel: channel.into(),
+                            sender: sender.into(),
+                            dseq,
+                            denom: record.denom,
+                            before,
+                        }),
+                        funds: vec![],
+                    });
+            }
             PacketResult::DeploymentClosed { dseq, refund: None }
         }
         PacketMsg::UpdateManifest { dseq, version } => {

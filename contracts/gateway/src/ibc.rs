@@ -7,11 +7,14 @@
 
 use cosmwasm_std::{
     DepsMut, Env, Event, Ibc3ChannelOpenResponse, IbcBasicResponse, IbcChannel, IbcChannelCloseMsg,
-    IbcChannelConnectMsg, IbcChannelOpenMsg, IbcChannelOpenResponse, IbcOrder, IbcPacket,
-    IbcPacketAckMsg, IbcPacketReceiveMsg, IbcPacketTimeoutMsg, IbcReceiveResponse,
-    IbcSourceCallbackMsg, Reply, Response, SubMsg, SubMsgResult, Uint128, WasmMsg,
+    IbcChannelConnectMsg, IbcChannelOpenMsg, IbcChannelOpenResponse, IbcPacket, IbcPacketAckMsg,
+    IbcPacketReceiveMsg, IbcPacketTimeoutMsg, IbcReceiveResponse, IbcSourceCallbackMsg, Reply,
+    Response, SubMsg, SubMsgResult, WasmMsg,
 };
-use kumo::gateway::{Ack, ChannelInfo, ExecuteMsg, GatewayPacket, IBC_VERSION};
+use kumo::gateway::{
+    check_handshake, own_transfer, returned_transfer, Ack, ChannelInfo, ExecuteMsg, GatewayPacket,
+    IBC_VERSION,
+};
 use kumo::json::{self, FromJson};
 
 use crate::error::ContractError;
@@ -27,23 +30,7 @@ fn check_channel(
     channel: &IbcChannel,
     counterparty_version: Option<&str>,
 ) -> Result<(), ContractError> {
-    if channel.order != IbcOrder::Unordered {
-        return Err(ContractError::OrderedChannel);
-    }
-    if channel.version != IBC_VERSION {
-        return Err(ContractError::InvalidVersion {
-            expected: IBC_VERSION.into(),
-            got: channel.version.clone(),
-        });
-    }
-    if let Some(version) = counterparty_version {
-        if version != IBC_VERSION {
-            return Err(ContractError::InvalidCounterpartyVersion {
-                expected: IBC_VERSION.into(),
-                got: version.into(),
-            });
-        }
-    }
+    check_handshake(channel, counterparty_version)?;
     let config = CONFIG.load(deps.storage)?;
     let port = &channel.counterparty_endpoint.port_id;
     if !config
@@ -76,14 +63,7 @@ pub fn ibc_channel_connect(
     msg: IbcChannelConnectMsg,
 ) -> Result<IbcBasicResponse, ContractError> {
     check_channel(&deps, msg.channel(), msg.counterparty_version())?;
-    let channel = msg.channel();
-    let info = ChannelInfo {
-        channel_id: channel.endpoint.channel_id.clone(),
-        connection_id: channel.connection_id.clone(),
-        counterparty_port: channel.counterparty_endpoint.port_id.clone(),
-        counterparty_channel: channel.counterparty_endpoint.channel_id.clone(),
-        open: true,
-    };
+    let info = ChannelInfo::connected(msg.channel());
     CHANNELS.save(deps.storage, &info.channel_id, &info)?;
     Ok(IbcBasicResponse::new()
         .add_attribute("action", "channel_connect")
@@ -226,23 +206,6 @@ pub fn ibc_packet_timeout(
     Err(ContractError::UnexpectedAck)
 }
 
-/// ICS-20's packet data (`FungibleTokenPacketData`), as far as the callback reads it.
-struct TokenPacket {
-    amount: String,
-    denom: String,
-    memo: String,
-    receiver: String,
-    sender: String,
-}
-
-kumo::json_struct!(TokenPacket {
-    amount,
-    denom,
-    memo: default,
-    receiver,
-    sender
-});
-
 /// The gateway's entry of a refund's memo (`execute::MEMO_KEY`).
 struct RefundMemo {
     kumo_gateway: Option<MemoAccount>,
@@ -265,52 +228,23 @@ pub fn ibc_source_callback(
     env: Env,
     msg: IbcSourceCallbackMsg,
 ) -> Result<IbcBasicResponse, ContractError> {
-    let (packet, reason) = match msg {
-        IbcSourceCallbackMsg::Acknowledgement(a) => {
-            match Ack::parse(a.acknowledgement.data.as_slice()) {
-                Ok(Ack::Error(error)) => (a.original_packet, error),
-                // A result (or an acknowledgement the transfer module could not read either, which
-                // fails its processing): the tokens were not given back.
-                _ => {
-                    return Ok(IbcBasicResponse::new()
-                        .add_attribute("action", "transfer_callback")
-                        .add_attribute("outcome", "delivered"))
-                }
-            }
-        }
-        IbcSourceCallbackMsg::Timeout(t) => (t.packet, "timeout".to_string()),
+    let Some((packet, reason)) = returned_transfer(msg) else {
+        return Ok(IbcBasicResponse::new()
+            .add_attribute("action", "transfer_callback")
+            .add_attribute("outcome", "delivered"));
     };
     let unexpected = |reason: &str| ContractError::UnexpectedCallback {
         reason: reason.into(),
     };
     let config = CONFIG.load(deps.storage)?;
-    if packet.src.port_id != "transfer" || packet.src.channel_id != config.transfer_channel {
-        return Err(unexpected("not on the gateway's transfer channel"));
-    }
-    let data = TokenPacket::parse(packet.data.as_slice())
-        .map_err(|_| unexpected("not ICS-20 packet data"))?;
-    if data.sender != env.contract.address.as_str() {
-        return Err(unexpected("the gateway did not send it"));
-    }
+    let (data, coin) = own_transfer(&packet, &config.transfer_channel, &env.contract.address)
+        .map_err(unexpected)?;
     let acct = RefundMemo::parse(data.memo.as_bytes())
         .ok()
         .and_then(|m| m.kumo_gateway)
         .map(|m| m.account)
         .ok_or_else(|| unexpected("the memo names no account"))?;
-    let amount = Uint128::from_json(json::Json::Str(data.amount))
-        .map_err(|_| unexpected("the amount is not a number"))?;
-    // The voucher's local denom: `ibc/` and the SHA-256 of its trace, as the transfer module
-    // names it; a native denom is its own trace.
-    let denom = if data.denom.contains('/') {
-        let hash = <sha2::Sha256 as sha2::Digest>::digest(data.denom.as_bytes());
-        [
-            "ibc/",
-            &json::text(&cosmwasm_std::HexBinary::from(hash.as_slice())).to_ascii_uppercase(),
-        ]
-        .concat()
-    } else {
-        data.denom
-    };
+    let (amount, denom) = (coin.amount, coin.denom);
     let balance = CREDITS
         .may_load(deps.storage, (&acct, &denom))?
         .unwrap_or_default()

@@ -86,6 +86,8 @@ struct Chain {
     owner: Addr,
     /// The market's last `dseq` or order `seq` (of any owner), answered to raw queries.
     last_seq: Rc<Cell<u64>>,
+    /// The gateway's deployments the emulated market has open (raw queries see them).
+    live: Rc<std::cell::RefCell<std::collections::BTreeSet<u64>>>,
     /// The gateway's bank balance of `DENOM`.
     balance: u128,
     /// What the emulated market refunds on `CloseDeployment`.
@@ -128,10 +130,21 @@ impl Chain {
         let owner = deps.api.addr_make("governance");
         let last_seq = Rc::new(Cell::new(0u64));
         let seen = last_seq.clone();
+        let live: Rc<std::cell::RefCell<std::collections::BTreeSet<u64>>> = Rc::default();
+        let live_q = live.clone();
+        let gateway = env.contract.address.clone();
         let market_q = market.clone();
         deps.querier.update_wasm(move |q| match q {
             WasmQuery::Raw { contract_addr, key } if *contract_addr == market_q.as_str() => {
-                assert_eq!(key.as_slice(), kumo::market::SEQ_KEY.as_bytes());
+                if key.as_slice() != kumo::market::SEQ_KEY.as_bytes() {
+                    // A deployment record: present while the market has it open.
+                    let open = live_q
+                        .borrow()
+                        .iter()
+                        .any(|d| kumo::market::deployment_key(&gateway, *d) == key.as_slice());
+                    let value = if open { b"\x01".as_slice() } else { b"" };
+                    return SystemResult::Ok(ContractResult::Ok(Binary::from(value)));
+                }
                 let value = match seen.get() {
                     0 => Binary::default(),
                     n => Binary::from(kumo::codec::Encode::to_bytes(&n)),
@@ -159,6 +172,7 @@ impl Chain {
             market,
             owner,
             last_seq,
+            live,
             balance: 0,
             refund_on_close: 0,
             market_error: None,
@@ -237,6 +251,7 @@ impl Chain {
             let snapshot = self.snapshot();
             let balance = self.balance;
             let last_seq = self.last_seq.get();
+            let live = self.live.borrow().clone();
             let mut out = vec![];
             let result = match self.run(&sub.msg, &mut out) {
                 Ok(()) => {
@@ -252,6 +267,7 @@ impl Chain {
                     self.restore(snapshot);
                     self.set_balance(balance);
                     self.last_seq.set(last_seq);
+                    *self.live.borrow_mut() = live;
                     SubMsgResult::Err(err)
                 }
             };
@@ -304,10 +320,15 @@ impl Chain {
                 let mut balance = self.balance - paid;
                 match from_json::<MarketMsg>(body).unwrap() {
                     // The deployment's `dseq`, then one `seq` per group's order.
-                    MarketMsg::CreateDeployment(d) => self
-                        .last_seq
-                        .set(self.last_seq.get() + 1 + d.groups.len() as u64),
-                    MarketMsg::CloseDeployment { .. } => balance += self.refund_on_close,
+                    MarketMsg::CreateDeployment(d) => {
+                        let dseq = self.last_seq.get() + 1;
+                        self.live.borrow_mut().insert(dseq);
+                        self.last_seq.set(dseq + d.groups.len() as u64);
+                    }
+                    MarketMsg::CloseDeployment { dseq } => {
+                        self.live.borrow_mut().remove(&dseq);
+                        balance += self.refund_on_close;
+                    }
                     _ => {}
                 }
                 self.set_balance(balance);
@@ -509,7 +530,10 @@ fn handshake_rejects_an_ordered_channel() {
         channel.counterparty_endpoint.port_id = CLIENT_PORT.into();
     }
     let err = ibc_channel_open(chain.deps.as_mut(), chain.env.clone(), msg).unwrap_err();
-    assert_eq!(err, ContractError::OrderedChannel);
+    assert_eq!(
+        err,
+        ContractError::Handshake(HandshakeError::OrderedChannel)
+    );
 }
 
 #[test]
@@ -521,7 +545,10 @@ fn handshake_rejects_a_wrong_version_on_either_end() {
         IbcChannelOpenMsg::new_init(channel(IbcOrder::Unordered, "ics20-1")),
     )
     .unwrap_err();
-    assert!(matches!(err, ContractError::InvalidVersion { .. }));
+    assert!(matches!(
+        err,
+        ContractError::Handshake(HandshakeError::InvalidVersion { .. })
+    ));
     let err = ibc_channel_open(
         chain.deps.as_mut(),
         chain.env.clone(),
@@ -530,7 +557,7 @@ fn handshake_rejects_a_wrong_version_on_either_end() {
     .unwrap_err();
     assert!(matches!(
         err,
-        ContractError::InvalidCounterpartyVersion { .. }
+        ContractError::Handshake(HandshakeError::InvalidCounterpartyVersion { .. })
     ));
     let err = ibc_channel_connect(
         chain.deps.as_mut(),
@@ -540,7 +567,7 @@ fn handshake_rejects_a_wrong_version_on_either_end() {
     .unwrap_err();
     assert!(matches!(
         err,
-        ContractError::InvalidCounterpartyVersion { .. }
+        ContractError::Handshake(HandshakeError::InvalidCounterpartyVersion { .. })
     ));
 }
 
@@ -984,6 +1011,38 @@ fn withdraw_sends_unspent_credit_back_to_the_sender() {
         )
         .unwrap_err();
     assert!(err.contains("amount must be positive"), "{err}");
+}
+
+#[test]
+fn closing_a_deployment_the_market_closed_by_itself_drops_the_record() {
+    let mut chain = Chain::connected();
+    let dseq = chain.alice_deploys();
+    // The escrow account ran dry: the market closed and deleted the deployment by itself.
+    chain.live.borrow_mut().remove(&dseq);
+    let sent = chain.delivered.len();
+    let closed = chain.send(ALICE, PacketMsg::CloseDeployment { dseq });
+    assert_eq!(
+        closed,
+        Ok(PacketResult::DeploymentClosed { dseq, refund: None })
+    );
+    // Nothing sent to the market or over ICS-20; the record and the listing entry are gone.
+    assert_eq!(chain.delivered.len(), sent);
+    assert!(query(
+        chain.deps.as_ref(),
+        chain.env.clone(),
+        QueryMsg::Deployment { dseq }
+    )
+    .is_err());
+    let listed: RemoteDeploymentsResponse = chain.q(QueryMsg::Deployments {
+        channel: CHANNEL.into(),
+        sender: ALICE.into(),
+        start_after: None,
+        limit: None,
+    });
+    assert!(listed.deployments.is_empty());
+    // And it cannot be closed twice.
+    let again = chain.send(ALICE, PacketMsg::CloseDeployment { dseq });
+    assert!(again.unwrap_err().contains("not found"));
 }
 
 /// The ICS-20 packet of the gateway's last transfer, as the transfer module sends it: `path` is

@@ -59,7 +59,9 @@ pub type LeaseKey = (Addr, u64, (u32, u32, Addr));
 // no JSON code per record type (wasm size).
 // One-letter namespaces: every key of these maps carries it, and SDK gas charges 30 per byte of
 // key written (3 per byte read).
-pub const DEPLOYMENTS: PackedMap<DeploymentKey, DeploymentRecord> = PackedMap::new("d");
+/// The namespace of `kumo::market::deployment_key`, which the gateway reads raw.
+pub const DEPLOYMENTS: PackedMap<DeploymentKey, DeploymentRecord> =
+    PackedMap::new(kumo::market::DEPLOYMENTS_NAMESPACE);
 pub const GROUPS: PackedMap<GroupKey, GroupRecord> = PackedMap::new("g");
 pub const ORDERS: PackedMap<OrderKey, OrderRecord> = PackedMap::new("o");
 pub const BIDS: PackedMap<BidKey, BidRecord> = PackedMap::new("b");

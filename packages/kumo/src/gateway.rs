@@ -3,7 +3,7 @@
 //! a dApp calls on the counterparty chain (`kumo-gateway-client`).
 
 use cosmwasm_schema::{cw_serde, QueryResponses};
-use cosmwasm_std::{Addr, Binary, Coin, HexBinary};
+use cosmwasm_std::{Addr, Binary, Coin, HexBinary, IbcChannel, IbcOrder, IbcPacket};
 
 use crate::json;
 
@@ -113,6 +113,123 @@ impl Ack {
     pub fn error(message: impl Into<String>) -> Binary {
         json::write(&Ack::Error(message.into()))
     }
+}
+
+/// Why either contract refuses a channel handshake step, before its own checks.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum HandshakeError {
+    #[error("only unordered channels are accepted")]
+    OrderedChannel,
+
+    #[error("channel version must be {expected}, got {got}")]
+    InvalidVersion { expected: String, got: String },
+
+    #[error("counterparty version must be {expected}, got {got}")]
+    InvalidCounterpartyVersion { expected: String, got: String },
+}
+
+/// The checks both ends make at every handshake step: the channel is unordered and has our
+/// version, and so does the counterparty once its version is known (`OpenTry`, `OpenAck`).
+pub fn check_handshake(
+    channel: &IbcChannel,
+    counterparty_version: Option<&str>,
+) -> Result<(), HandshakeError> {
+    if channel.order != IbcOrder::Unordered {
+        return Err(HandshakeError::OrderedChannel);
+    }
+    if channel.version != IBC_VERSION {
+        return Err(HandshakeError::InvalidVersion {
+            expected: IBC_VERSION.into(),
+            got: channel.version.clone(),
+        });
+    }
+    match counterparty_version {
+        Some(version) if version != IBC_VERSION => {
+            Err(HandshakeError::InvalidCounterpartyVersion {
+                expected: IBC_VERSION.into(),
+                got: version.into(),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+impl ChannelInfo {
+    /// A channel that has just connected, as its end on this chain sees it.
+    pub fn connected(channel: &IbcChannel) -> ChannelInfo {
+        ChannelInfo {
+            channel_id: channel.endpoint.channel_id.clone(),
+            connection_id: channel.connection_id.clone(),
+            counterparty_port: channel.counterparty_endpoint.port_id.clone(),
+            counterparty_channel: channel.counterparty_endpoint.channel_id.clone(),
+            open: true,
+        }
+    }
+}
+
+/// ICS-20's packet data (`FungibleTokenPacketData`): what the source callback of a transfer
+/// reads to learn what came back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenPacket {
+    pub amount: String,
+    /// The denom's full trace (`transfer/channel-0/uosmo`), or a native denom.
+    pub denom: String,
+    pub memo: String,
+    pub receiver: String,
+    pub sender: String,
+}
+
+crate::json_struct!(TokenPacket {
+    amount,
+    denom,
+    memo: default,
+    receiver,
+    sender
+});
+
+/// The outcome of a transfer reported to its sender's `ibc_source_callback` (IBC callbacks,
+/// ADR-8): `None` if it was delivered, else its packet and why it came back (an error
+/// acknowledgement's message, or `timeout`). The transfer module has by then given the tokens
+/// back to the sender. An acknowledgement that is not an error is a delivery (one the transfer
+/// module could not read fails its processing and never gets here).
+pub fn returned_transfer(msg: cosmwasm_std::IbcSourceCallbackMsg) -> Option<(IbcPacket, String)> {
+    use crate::json::FromJson;
+    use cosmwasm_std::IbcSourceCallbackMsg as M;
+    match msg {
+        M::Acknowledgement(a) => match Ack::parse(a.acknowledgement.data.as_slice()) {
+            Ok(Ack::Error(error)) => Some((a.original_packet, error)),
+            _ => None,
+        },
+        M::Timeout(t) => Some((t.packet, "timeout".into())),
+    }
+}
+
+/// The data and the coin of a returned transfer, if `sender` sent it from the transfer port on
+/// `channel`; else why not. The coin is in the local denom: a voucher's is `ibc/` and the
+/// upper-case hex SHA-256 of its trace, as the transfer module names it.
+pub fn own_transfer(
+    packet: &IbcPacket,
+    channel: &str,
+    sender: &Addr,
+) -> Result<(TokenPacket, Coin), &'static str> {
+    use crate::json::FromJson;
+    if packet.src.port_id != "transfer" || packet.src.channel_id != channel {
+        return Err("not on the contract's transfer channel");
+    }
+    let data = TokenPacket::parse(packet.data.as_slice()).map_err(|_| "not ICS-20 packet data")?;
+    if data.sender != sender.as_str() {
+        return Err("the contract did not send it");
+    }
+    let amount = cosmwasm_std::Uint128::from_json(crate::json::Json::Str(data.amount.clone()))
+        .map_err(|_| "the amount is not a number")?;
+    let denom = if data.denom.contains('/') {
+        let hash = <sha2::Sha256 as sha2::Digest>::digest(data.denom.as_bytes());
+        let hex = crate::json::text(&HexBinary::from(hash.as_slice()));
+        ["ibc/", &hex.to_ascii_uppercase()].concat()
+    } else {
+        data.denom.clone()
+    };
+    Ok((data, Coin::new(amount, denom)))
 }
 
 /// A counterparty the gateway accepts channels from: a connection (a light client of one chain)

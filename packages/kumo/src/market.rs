@@ -694,6 +694,17 @@ pub const SEQ_KEY: &str = "sq";
 /// it is about to send (`dseq`s increase but are not consecutive per owner).
 pub const LAST_SEQ: crate::codec::PackedItem<u64> = crate::codec::PackedItem::new(SEQ_KEY);
 
+/// The namespace of the market's deployment records, keyed by (owner, `dseq`). The market
+/// deletes a deployment when it closes, whoever closed it: another contract learns whether a
+/// deployment is still open from whether [`deployment_key`] is set (one raw read).
+pub const DEPLOYMENTS_NAMESPACE: &str = "d";
+
+/// The storage key of a deployment's record in the market.
+pub fn deployment_key(owner: &cosmwasm_std::Addr, dseq: u64) -> Vec<u8> {
+    crate::codec::PackedMap::<(&cosmwasm_std::Addr, u64), bool>::new(DEPLOYMENTS_NAMESPACE)
+        .key((owner, dseq))
+}
+
 pub fn lease_key(id: &crate::BidId) -> LeaseKey<'_> {
     (&id.owner, id.dseq, (id.gseq, id.oseq, &id.provider))
 }
