@@ -10,7 +10,7 @@ use kumo::gateway::client::{
     CallbackRequest, ChannelResponse, ConfigResponse, ExecuteMsg, InstantiateMsg, MigrateMsg,
     Pending, PendingResponse, QueryMsg,
 };
-use kumo::gateway::{ExecuteMsg as GatewayMsg, GatewayPacket, PacketMsg};
+use kumo::gateway::{ExecuteMsg as GatewayMsg, GatewayPacket, PacketMsg, SrcCallback};
 use kumo::json::{self, to_binary, Msg};
 
 use crate::error::ContractError;
@@ -46,13 +46,6 @@ pub struct HookMemo {
     pub wasm: HookCall,
     pub src_callback: Option<SrcCallback>,
 }
-
-#[cosmwasm_schema::cw_serde]
-pub struct SrcCallback {
-    pub address: String,
-}
-
-kumo::json_struct!(SrcCallback { address });
 
 #[cosmwasm_schema::cw_serde]
 pub struct HookCall {

@@ -11,7 +11,7 @@ use cosmwasm_std::{
 use kumo::entry::{addr_validate, query_balance};
 use kumo::gateway::{
     AllowedCounterparty, ChannelInfo, ExecuteMsg, GatewayPacket, InstantiateMsg, PacketMsg,
-    PacketResult, RemoteDeployment,
+    PacketResult, RemoteDeployment, SrcCallback,
 };
 use kumo::json;
 use kumo::market::{ExecuteMsg as MarketMsg, LAST_SEQ as MARKET_LAST_SEQ};
@@ -201,12 +201,7 @@ pub fn credit(
         return Err(forged(&info, sender, &config));
     };
     let acct = account(&ch, sender);
-    let balance = CREDITS
-        .may_load(deps.storage, (&acct, &coin.denom))?
-        .unwrap_or_default()
-        .checked_add(coin.amount)
-        .map_err(|e| kumo::Error::Overflow(e.to_string()))?;
-    CREDITS.save(deps.storage, (&acct, &coin.denom), &balance)?;
+    let balance = add_credit(deps.storage, &acct, &coin)?;
     Ok(Response::new().add_attribute("action", "credit").add_event(
         Event::new("gateway_credit")
             .add_attribute("channel", channel)
@@ -278,13 +273,14 @@ fn market_msg(config: &Config, msg: &MarketMsg, funds: Vec<Coin>) -> CosmosMsg {
 /// (`ibc::ibc_source_callback`), and names the account, so that tokens the transfer module
 /// gives back after an error ack or a timeout are credited to it again.
 fn transfer(env: &Env, config: &Config, to: &str, amount: Coin, acct: &str) -> CosmosMsg {
-    let memo = json::Obj(&[
-        (
-            "src_callback",
-            &json::Obj(&[("address", &env.contract.address)]),
-        ),
-        (MEMO_KEY, &json::Obj(&[("account", &acct)])),
-    ]);
+    let memo = TransferMemo {
+        src_callback: Some(SrcCallback {
+            address: env.contract.address.to_string(),
+        }),
+        kumo_gateway: Some(MemoAccount {
+            account: acct.into(),
+        }),
+    };
     IbcMsg::Transfer {
         channel_id: config.transfer_channel.clone(),
         to_address: to.to_string(),
@@ -295,8 +291,39 @@ fn transfer(env: &Env, config: &Config, to: &str, amount: Coin, acct: &str) -> C
     .into()
 }
 
-/// The memo's entry for the gateway: `{"account": "<connection>/<port>/<sender>"}`.
-pub const MEMO_KEY: &str = "kumo_gateway";
+/// The memo of the gateway's transfers, written by [`transfer`] and read back by
+/// `ibc::ibc_source_callback`: `{"src_callback":{"address":<gateway>},
+/// "kumo_gateway":{"account":"<connection>/<port>/<sender>"}}`.
+pub struct TransferMemo {
+    pub src_callback: Option<SrcCallback>,
+    pub kumo_gateway: Option<MemoAccount>,
+}
+
+pub struct MemoAccount {
+    pub account: String,
+}
+
+kumo::json_struct!(TransferMemo {
+    src_callback,
+    kumo_gateway
+});
+kumo::json_struct!(MemoAccount { account });
+
+/// Adds `coin` to account `acct`'s credit; returns the new balance.
+pub fn add_credit(
+    storage: &mut dyn Storage,
+    acct: &str,
+    coin: &Coin,
+) -> Result<Uint128, ContractError> {
+    let key = (acct, coin.denom.as_str());
+    let balance = CREDITS
+        .may_load(storage, key)?
+        .unwrap_or_default()
+        .checked_add(coin.amount)
+        .map_err(|e| kumo::Error::Overflow(e.to_string()))?;
+    CREDITS.save(storage, key, &balance)?;
+    Ok(balance)
+}
 
 fn lease_id(
     env: &Env,
@@ -477,7 +504,8 @@ pub fn refund(
         return Err(ContractError::unauthorized("the gateway itself"));
     }
     let config = CONFIG.load(deps.storage)?;
-    let acct = account(&live_channel(deps.storage, channel)?, sender);
+    // `Process` checked the channel in this same submessage: its record is enough here.
+    let acct = account(&CHANNELS.load(deps.storage, channel)?, sender);
     let now = query_balance(&deps.querier, env.contract.address.as_str(), denom)?;
     let amount = now.saturating_sub(before);
     let mut res = Response::new().add_attribute("action", "refund");

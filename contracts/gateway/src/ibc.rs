@@ -19,7 +19,8 @@ use kumo::json::{self, FromJson};
 
 use crate::error::ContractError;
 use crate::execute::live_channel;
-use crate::state::{PendingResult, CHANNELS, CONFIG, CREDITS, RECEIVED};
+use crate::execute::{add_credit, TransferMemo};
+use crate::state::{PendingResult, CHANNELS, CONFIG, RECEIVED};
 
 /// Reply id of the `Process` submessage of a received packet.
 pub const PROCESS_REPLY: u64 = 1;
@@ -206,18 +207,6 @@ pub fn ibc_packet_timeout(
     Err(ContractError::UnexpectedAck)
 }
 
-/// The gateway's entry of a refund's memo (`execute::MEMO_KEY`).
-struct RefundMemo {
-    kumo_gateway: Option<MemoAccount>,
-}
-
-struct MemoAccount {
-    account: String,
-}
-
-kumo::json_struct!(RefundMemo { kumo_gateway });
-kumo::json_struct!(MemoAccount { account });
-
 /// The IBC callbacks middleware (ADR-8; wasmd 0.51+ with ibc-go's callbacks) reports how a
 /// refund or withdrawal transfer ended. Delivered: nothing to do. An error acknowledgement or a
 /// timeout: the transfer module has given the tokens back to the gateway, and they are
@@ -239,18 +228,12 @@ pub fn ibc_source_callback(
     let config = CONFIG.load(deps.storage)?;
     let (data, coin) = own_transfer(&packet, &config.transfer_channel, &env.contract.address)
         .map_err(unexpected)?;
-    let acct = RefundMemo::parse(data.memo.as_bytes())
+    let acct = TransferMemo::parse(data.memo.as_bytes())
         .ok()
         .and_then(|m| m.kumo_gateway)
         .map(|m| m.account)
         .ok_or_else(|| unexpected("the memo names no account"))?;
-    let (amount, denom) = (coin.amount, coin.denom);
-    let balance = CREDITS
-        .may_load(deps.storage, (&acct, &denom))?
-        .unwrap_or_default()
-        .checked_add(amount)
-        .map_err(|e| kumo::Error::Overflow(e.to_string()))?;
-    CREDITS.save(deps.storage, (&acct, &denom), &balance)?;
+    let balance = add_credit(deps.storage, &acct, &coin)?;
     Ok(IbcBasicResponse::new()
         .add_attribute("action", "transfer_callback")
         .add_attribute("outcome", "returned")
@@ -258,7 +241,7 @@ pub fn ibc_source_callback(
             Event::new("gateway_transfer_returned")
                 .add_attribute("account", &acct)
                 .add_attribute("receiver", &data.receiver)
-                .add_attribute("amount", [&amount.to_string(), denom.as_str()].concat())
+                .add_attribute("amount", coin.to_string())
                 .add_attribute("balance", balance.to_string())
                 .add_attribute("reason", reason),
         ))

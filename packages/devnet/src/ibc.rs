@@ -472,8 +472,7 @@ impl Engine {
         relayer: &str,
     ) -> Result<(Option<Binary>, Vec<Event>), AbciError> {
         let msg = IbcPacketReceiveMsg::new(packet.clone(), Addr::unchecked(relayer));
-        self.with_ctx(|c| c.store.begin());
-        let result = (|| {
+        let result = self.cached(|| {
             let raw = self.call_ibc(contract, "ibc_packet_receive", &to_json(&msg))?;
             let r: IbcReceiveResponse = contract_result(&raw)?;
             let mut response = Response::new()
@@ -482,21 +481,25 @@ impl Engine {
                 .add_events(r.events);
             response.data = r.acknowledgement;
             self.handle_response(contract, response)
-        })();
+        });
         match result {
-            Ok((events, ack)) => {
-                self.with_ctx(|c| c.store.commit());
-                Ok((ack, events))
-            }
-            Err(e) if e.is_out_of_gas() => {
-                self.with_ctx(|c| c.store.rollback());
-                Err(e)
-            }
-            Err(e) => {
-                self.with_ctx(|c| c.store.rollback());
-                Ok((Some(error_ack(&e.redacted())), vec![]))
-            }
+            Ok((events, ack)) => Ok((ack, events)),
+            Err(e) if e.is_out_of_gas() => Err(e),
+            Err(e) => Ok((Some(error_ack(&e.redacted())), vec![])),
         }
+    }
+
+    /// Runs `f` in its own cache context: its writes are kept if it succeeds, dropped if not.
+    fn cached<T>(&self, f: impl FnOnce() -> Result<T, AbciError>) -> Result<T, AbciError> {
+        self.with_ctx(|c| c.store.begin());
+        let result = f();
+        self.with_ctx(|c| match &result {
+            Ok(_) => {
+                c.store.commit();
+            }
+            Err(_) => c.store.rollback(),
+        });
+        result
     }
 
     /// `AcknowledgePacket` on the sending chain.
@@ -570,18 +573,14 @@ impl Engine {
         if address != data.sender || self.contract_info(address).is_err() {
             return vec![];
         }
-        self.with_ctx(|c| c.store.begin());
-        let result = self
-            .call_ibc(address, "ibc_source_callback", &to_json(&outcome))
-            .and_then(|raw| contract_result::<IbcBasicResponse>(&raw))
-            .and_then(|r| self.handle_response(address, basic_response(r)));
+        let result = self.cached(|| {
+            let raw = self.call_ibc(address, "ibc_source_callback", &to_json(&outcome))?;
+            let r: IbcBasicResponse = contract_result(&raw)?;
+            self.handle_response(address, basic_response(r))
+        });
         match result {
-            Ok((events, _)) => {
-                self.with_ctx(|c| c.store.commit());
-                events
-            }
+            Ok((events, _)) => events,
             Err(e) => {
-                self.with_ctx(|c| c.store.rollback());
                 vec![Event::new("ibc_src_callback")
                     .add_attribute("callback_address", address)
                     .add_attribute("callback_error", e.to_string())]
@@ -718,20 +717,10 @@ impl Engine {
     /// ICS-20's `OnRecvPacket` behind ibc-hooks: everything or nothing, and an error
     /// acknowledgement when it fails.
     fn transfer_recv(&self, packet: &IbcPacket) -> Result<(Option<Binary>, Vec<Event>), AbciError> {
-        self.with_ctx(|c| c.store.begin());
-        match self.token_recv(packet) {
-            Ok(events) => {
-                self.with_ctx(|c| c.store.commit());
-                Ok((Some(TRANSFER_OK_ACK.to_vec().into()), events))
-            }
-            Err(e) if e.is_out_of_gas() => {
-                self.with_ctx(|c| c.store.rollback());
-                Err(e)
-            }
-            Err(e) => {
-                self.with_ctx(|c| c.store.rollback());
-                Ok((Some(error_ack(&e.log)), vec![]))
-            }
+        match self.cached(|| self.token_recv(packet)) {
+            Ok(events) => Ok((Some(TRANSFER_OK_ACK.to_vec().into()), events)),
+            Err(e) if e.is_out_of_gas() => Err(e),
+            Err(e) => Ok((Some(error_ack(&e.log)), vec![])),
         }
     }
 

@@ -167,6 +167,15 @@ impl ChannelInfo {
     }
 }
 
+/// The part of a transfer's memo that asks the IBC callbacks middleware (ADR-8) to report the
+/// outcome to `address`, the sending contract (`"src_callback":{"address":…}`).
+#[cw_serde]
+pub struct SrcCallback {
+    pub address: String,
+}
+
+crate::json_struct!(SrcCallback { address });
+
 /// ICS-20's packet data (`FungibleTokenPacketData`): what the source callback of a transfer
 /// reads to learn what came back.
 #[derive(Clone, Debug, PartialEq, Eq)]
